@@ -1,0 +1,161 @@
+"""Read (and name-map) magenta TF1 ``sketch_rnn`` checkpoints without building a TF1 graph.
+
+A magenta model folder holds ``model_config.json``, a ``checkpoint`` text file and
+``vector[-STEP].{index,data-*}``. Tensors are read with ``tf.train.load_checkpoint`` and assigned to
+a :class:`~sketch_rnn.model.SketchRNN` built from the config; trainer-only tensors (Adam slots,
+``global_step``, the learning-rate and KL-weight variables, ``vector_rnn_1/...``) are ignored.
+
+Example:
+    >>> model = load_tf1_checkpoint("../shared/parity/lstm_vae")  # doctest: +SKIP
+    >>> model.hps.dec_model  # doctest: +SKIP
+    'lstm'
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from sketch_rnn.cells import HyperLSTMCell, LayerNormLSTMCell, LSTMCell
+from sketch_rnn.hparams import CONFIG_FILE, HParams
+from sketch_rnn.model import SketchRNN
+
+SCOPE = "vector_rnn"
+_GATES = ("i", "j", "f", "o")
+
+
+def _cell_names(cell, scope: str) -> list[tuple[tf.Variable, str | list[str]]]:
+    if isinstance(cell, LSTMCell):
+        base = f"{scope}/LSTMCell"
+        return [(cell.W_xh, f"{base}/W_xh"), (cell.W_hh, f"{base}/W_hh"), (cell.bias, f"{base}/bias")]
+    if isinstance(cell, LayerNormLSTMCell):
+        base = f"{scope}/LayerNormLSTMCell"
+        return [
+            (cell.W_xh, f"{base}/W_xh"), (cell.W_hh, f"{base}/W_hh"),
+            (cell.ln_all_gamma, f"{base}/ln_all/ln_gamma"), (cell.ln_all_beta, f"{base}/ln_all/ln_beta"),
+            (cell.ln_c_gamma, f"{base}/ln_c/ln_gamma"), (cell.ln_c_beta, f"{base}/ln_c/ln_beta"),
+        ]
+    if isinstance(cell, HyperLSTMCell):
+        base = f"{scope}/HyperLSTMCell"
+        all_gates = [f"hyper_{g}x" for g in _GATES] + [f"hyper_{g}h" for g in _GATES]
+        h_gates = [f"hyper_{g}h" for g in _GATES]
+        return [
+            (cell.W_xh, f"{base}/W_xh"), (cell.W_hh, f"{base}/W_hh"), (cell.bias, f"{base}/bias"),
+            (cell.ln_all_gamma, f"{base}/ln_all/ln_gamma"), (cell.ln_all_beta, f"{base}/ln_all/ln_beta"),
+            (cell.ln_c_gamma, f"{base}/ln_c/ln_gamma"), (cell.ln_c_beta, f"{base}/ln_c/ln_beta"),
+            (cell.zw_w, [f"{base}/{g}/zw/super_linear_w" for g in all_gates]),
+            (cell.zw_b, [f"{base}/{g}/zw/super_linear_b" for g in all_gates]),
+            (cell.alpha_w, [f"{base}/{g}/alpha/super_linear_w" for g in all_gates]),
+            (cell.zb_w, [f"{base}/{g}/zb/super_linear_w" for g in h_gates]),
+            (cell.beta_w, [f"{base}/{g}/beta/super_linear_w" for g in h_gates]),
+            *_cell_names(cell.hyper_cell, base),
+        ]
+    raise TypeError(f"no TF1 names for cell {type(cell).__name__}")
+
+
+def tf1_names(model: SketchRNN) -> list[tuple[tf.Variable, str | list[str]]]:
+    """Each trainable variable of ``model`` with its magenta checkpoint name(s).
+
+    A list of names means the variable stacks those tensors along a new first axis.
+    """
+    s = SCOPE
+    out = []
+    if model.hps.conditional:
+        out += _cell_names(model.enc_fw, f"{s}/ENC_RNN/fw")
+        out += _cell_names(model.enc_bw, f"{s}/ENC_RNN/bw")
+        out += [
+            (model.mu_w, f"{s}/ENC_RNN_mu/super_linear_w"), (model.mu_b, f"{s}/ENC_RNN_mu/super_linear_b"),
+            (model.presig_w, f"{s}/ENC_RNN_sigma/super_linear_w"),
+            (model.presig_b, f"{s}/ENC_RNN_sigma/super_linear_b"),
+            (model.init_w, f"{s}/linear/super_linear_w"), (model.init_b, f"{s}/linear/super_linear_b"),
+        ]
+    out += _cell_names(model.decoder, f"{s}/RNN")
+    out += [(model.output_w, f"{s}/RNN/output_w"), (model.output_b, f"{s}/RNN/output_b")]
+    return out
+
+
+def resolve_prefix(path: str | os.PathLike) -> str:
+    """The checkpoint prefix for a magenta model folder, a prefix, or one of its files."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        prefix = tf.train.latest_checkpoint(path)
+        if prefix is None:
+            # sketch_rnn.zip folders may lack a usable `checkpoint` file; take the newest index.
+            indexes = sorted(
+                (f for f in os.listdir(path) if f.endswith(".index")),
+                key=lambda f: os.path.getmtime(os.path.join(path, f)),
+            )
+            if not indexes:
+                raise FileNotFoundError(f"{path}: no TF checkpoint (no *.index file) in this folder")
+            prefix = os.path.join(path, indexes[-1][: -len(".index")])
+        return prefix
+    for suffix in (".index", ".meta"):
+        if path.endswith(suffix):
+            return path[: -len(suffix)]
+    if ".data-" in os.path.basename(path):
+        return path.split(".data-")[0]
+    if os.path.exists(path + ".index"):
+        return path
+    raise FileNotFoundError(f"{path}: not a TF checkpoint folder or prefix")
+
+
+def is_tf1_checkpoint(path: str | os.PathLike) -> bool:
+    """True if ``path`` holds a checkpoint with magenta's ``vector_rnn/`` variable names."""
+    try:
+        names = tf.train.load_checkpoint(resolve_prefix(path)).get_variable_to_shape_map()
+    except (FileNotFoundError, ValueError, tf.errors.OpError):
+        return False
+    return any(n.startswith(f"{SCOPE}/RNN/") for n in names)
+
+
+def load_tf1_checkpoint(path: str | os.PathLike, hps: HParams | None = None) -> SketchRNN:
+    """Load a magenta TF1 checkpoint folder (or prefix) into a :class:`SketchRNN`.
+
+    ``hps`` defaults to the ``model_config.json`` beside the checkpoint (any magenta variant).
+    Raises ``ValueError`` naming the checkpoint and the tensors if the config does not match.
+    """
+    prefix = resolve_prefix(path)
+    folder = os.path.dirname(prefix)
+    if hps is None:
+        config = os.path.join(folder, CONFIG_FILE)
+        if not os.path.exists(config):
+            raise FileNotFoundError(f"{folder}: no {CONFIG_FILE} beside the checkpoint")
+        hps = HParams.load(config)
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+    except (tf.errors.OpError, ValueError) as e:
+        raise ValueError(f"{prefix}: unreadable TF checkpoint ({e})") from None
+    shapes = reader.get_variable_to_shape_map()
+    model = SketchRNN(hps, scale_factor=None)
+    assign_from(model, lambda n: reader.get_tensor(n), shapes, source=prefix)
+    return model
+
+
+def assign_from(model: SketchRNN, get, shapes: dict[str, list[int]], source: str) -> None:
+    """Assign every variable of ``model`` from ``get(name)`` after checking names and shapes."""
+    missing, wrong = [], []
+    plan = []
+    for var, names in tf1_names(model):
+        group = [names] if isinstance(names, str) else names
+        absent = [n for n in group if n not in shapes]
+        if absent:
+            missing += absent
+            continue
+        arrays = [np.asarray(get(n), np.float32) for n in group]
+        value = arrays[0] if isinstance(names, str) else np.stack(arrays)
+        if tuple(value.shape) != tuple(var.shape):
+            wrong.append(f"{names if isinstance(names, str) else names[0]}: checkpoint "
+                         f"{list(value.shape)} vs config {list(var.shape)}")
+            continue
+        plan.append((var, value))
+    if missing or wrong:
+        problems = []
+        if missing:
+            problems.append(f"missing tensors {missing[:6]}{' ...' if len(missing) > 6 else ''}")
+        if wrong:
+            problems.append(f"shape mismatch {wrong[:6]}")
+        raise ValueError(f"{source}: checkpoint does not match its model config: " + "; ".join(problems))
+    for var, value in plan:
+        var.assign(value)

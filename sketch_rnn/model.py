@@ -1,0 +1,252 @@
+"""The SketchRNN VAE as a Keras 3 model, with the reference's maths and weight shapes.
+
+Encoder: a bidirectional RNN over the target rows ``x[:, 1:]`` (the start token excluded) that stops
+at each sketch's length; ``mu`` and ``presig`` heads on ``[h_fw, h_bw]``. Decoder: its initial state is
+``tanh(W z + b)`` in the cell's state layout (zeros when unconditional), its input at step ``i`` is
+``[S_{i-1}, z]`` and its output layer gives ``3 + 6M`` values laid out as
+``[pen logits | pi | mu_x | mu_y | log sigma_x | log sigma_y | raw rho]``.
+
+Every weight has the reference shape; ``interop/tf1`` maps magenta checkpoint names onto them.
+
+Example:
+    >>> import numpy as np
+    >>> from sketch_rnn.hparams import HParams
+    >>> hps = HParams(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2, max_seq_len=10)
+    >>> model = SketchRNN(hps)
+    >>> x = np.zeros([3, 11, 5], np.float32); x[:, :, 4] = 1; x[:, 0] = [0, 0, 1, 0, 0]
+    >>> out = model(x, np.array([0, 0, 0]), training=False)
+    >>> tuple(out["raw"].shape)
+    (3, 10, 15)
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+from tensorflow import keras
+
+from sketch_rnn.cells import make_cell
+from sketch_rnn.hparams import HParams
+
+STROKE_DIM = 5
+
+
+class SketchRNN(keras.Model):
+    """SketchRNN: bidirectional-RNN encoder, mixture-density RNN decoder (Ha & Eck 2017).
+
+    Calling the model on ``(x, seq_len)``, where ``x`` is a stroke-5 batch ``[B, T+1, 5]`` starting
+    with the start token and ``seq_len`` the number of real rows per sketch, returns a dict with the
+    raw decoder outputs ``raw [B, T, 3+6M]`` (position t predicts row t+1), ``mu``, ``presig``,
+    ``z``, ``initial_state`` and ``final_state`` (flat, in the reference layout).
+
+    Args:
+        hps: the model's hyper-parameters.
+        scale_factor: the data normalising factor the model was trained with (None if unknown; kept with the
+            weights so that drawings in data units can be converted).
+    """
+
+    def __init__(self, hps: HParams, scale_factor: float | None = None, name: str = "sketch_rnn", **kw):
+        super().__init__(name=name, **kw)
+        self.hps = hps
+        self.scale_factor = None if scale_factor is None else float(scale_factor)
+        n_out = 3 + 6 * hps.num_mixture
+        small = keras.initializers.RandomNormal(stddev=0.001)
+        dec_input = STROKE_DIM
+        if hps.conditional:
+            e, z = hps.enc_rnn_size, hps.z_size
+            self.enc_fw = make_cell(hps.enc_model, e, name="enc_fw")
+            self.enc_bw = make_cell(hps.enc_model, e, name="enc_bw")
+            self.enc_fw.build_for_input(STROKE_DIM)
+            self.enc_bw.build_for_input(STROKE_DIM)
+            self.mu_w = self.add_weight(name="mu_w", shape=(2 * e, z), initializer=small)
+            self.mu_b = self.add_weight(name="mu_b", shape=(z,), initializer="zeros")
+            self.presig_w = self.add_weight(name="presig_w", shape=(2 * e, z), initializer=small)
+            self.presig_b = self.add_weight(name="presig_b", shape=(z,), initializer="zeros")
+            dec_input += z
+        self.decoder = make_cell(hps.dec_model, hps.dec_rnn_size, name="decoder")
+        self.decoder.build_for_input(dec_input)
+        if hps.conditional:
+            s = self.decoder.state_size
+            self.init_w = self.add_weight(name="init_w", shape=(hps.z_size, s), initializer=small)
+            self.init_b = self.add_weight(name="init_b", shape=(s,), initializer="zeros")
+        # The reference creates both with tf.get_variable's default, Glorot-uniform, bias included.
+        self.output_w = self.add_weight(
+            name="output_w", shape=(hps.dec_rnn_size, n_out), initializer="glorot_uniform"
+        )
+        self.output_b = self.add_weight(
+            name="output_b", shape=(n_out,), initializer="glorot_uniform"
+        )
+        self.built = True
+
+    # -- encoder ---------------------------------------------------------------------------------
+
+    def encode(self, x: tf.Tensor, seq_len: tf.Tensor, training: bool = False):
+        """``(mu, presig)`` for a stroke-5 batch ``x [B, T+1, 5]`` (start token first).
+
+        The loop runs only to the longest sketch in the batch: states past a sketch's length are
+        frozen anyway, so this is the reference's result with fewer steps.
+        """
+        if not self.hps.conditional:
+            raise ValueError("this model is unconditional (decoder only): it has no encoder")
+        x = tf.convert_to_tensor(x, tf.float32)
+        seq_len = tf.cast(seq_len, tf.int32)
+        steps = tf.reduce_max(seq_len)
+        targets = x[:, 1 : steps + 1]
+        backward = tf.reverse_sequence(targets, seq_len, seq_axis=1, batch_axis=0)
+        fw, bw = self.enc_fw, self.enc_bw
+        proj_fw = fw.project(time_major(targets))
+        proj_bw = bw.project(time_major(backward))
+        batch = tf.shape(x)[0]
+        masks_fw = self._dropout_masks(fw, steps, batch, training)
+        masks_bw = self._dropout_masks(bw, steps, batch, training)
+        active = tf.transpose(tf.sequence_mask(seq_len, steps, tf.float32))[:, :, None]
+
+        def step(t, inputs, states):
+            p_fw, p_bw, m_fw, m_bw, keep = inputs
+            s_fw, s_bw = states
+            _, n_fw = fw.step(p_fw, s_fw, m_fw)
+            _, n_bw = bw.step(p_bw, s_bw, m_bw)
+            # dynamic_rnn semantics: past its length a sketch's state is carried unchanged.
+            n_fw = tuple(keep * a + (1.0 - keep) * b for a, b in zip(n_fw, s_fw, strict=True))
+            n_bw = tuple(keep * a + (1.0 - keep) * b for a, b in zip(n_bw, s_bw, strict=True))
+            return None, (n_fw, n_bw)
+
+        inputs = (proj_fw, proj_bw, masks_fw, masks_bw, active)
+        _, (s_fw, s_bw) = recurrence(
+            step, inputs, (fw.zero_state(batch), bw.zero_state(batch)), steps
+        )
+        last_h = tf.concat([fw.output(s_fw), bw.output(s_bw)], axis=-1)
+        mu = tf.matmul(last_h, self.mu_w) + self.mu_b
+        presig = tf.matmul(last_h, self.presig_w) + self.presig_b
+        return mu, presig
+
+    # -- decoder ---------------------------------------------------------------------------------
+
+    def initial_state(self, z: tf.Tensor | None, batch_size=None) -> tf.Tensor:
+        """Flat decoder state: ``tanh(z W + b)``, or zeros for an unconditional model."""
+        if not self.hps.conditional:
+            return tf.zeros([batch_size, self.decoder.state_size])
+        return tf.tanh(tf.matmul(z, self.init_w) + self.init_b)
+
+    def project_inputs(self, strokes: tf.Tensor, z: tf.Tensor | None):
+        """The decoder's input projection of time-major stroke rows ``[T, B, 5]`` (or ``[B, 5]``).
+
+        ``z``'s contribution is the same at every step, so it is computed once per sketch.
+        """
+        proj = self.decoder.project(strokes, slice(0, STROKE_DIM))
+        if z is None:
+            return proj
+        zproj = self.decoder.project(z, slice(STROKE_DIM, None))
+        # Broadcast over time for time-major [T, B, 5] rows.
+        expand = (lambda a: a[None]) if strokes.shape.rank == 3 else (lambda a: a)
+        return tuple(p + expand(q) for p, q in zip(proj, zproj, strict=True))
+
+    def decode(self, inputs: tf.Tensor, z: tf.Tensor | None, state: tf.Tensor,
+               training: bool = False):
+        """Run the decoder over input rows ``[B, T, 5]``; returns ``(raw [B,T,3+6M], final_state)``."""
+        hps, cell = self.hps, self.decoder
+        inputs = time_major(tf.convert_to_tensor(inputs, tf.float32))
+        steps, batch = tf.shape(inputs)[0], tf.shape(inputs)[1]
+        if training and hps.use_input_dropout:
+            # DropoutWrapper drops the whole input [S, z] with a fresh mask at every step.
+            full = inputs
+            if z is not None:
+                full = tf.concat([inputs, tf.tile(z[None], [steps, 1, 1])], axis=-1)
+            proj = cell.project(dropout(full, hps.input_dropout_prob))
+        else:
+            proj = self.project_inputs(inputs, z)
+        masks = self._dropout_masks(cell, steps, batch, training)
+
+        def step(t, step_inputs, s):
+            xp, m = step_inputs
+            h, s = cell.step(xp, s, m)
+            return h, s
+
+        outputs, final = recurrence(step, (proj, masks), cell.split_state(state), steps,
+                                    collect=True)
+        if training and hps.use_output_dropout:
+            outputs = dropout(outputs, hps.output_dropout_prob)
+        # Transposing the 3+6M outputs is cheaper than transposing the hidden states.
+        return time_major(self.output_layer(outputs)), cell.flat_state(final)
+
+    def output_layer(self, h: tf.Tensor) -> tf.Tensor:
+        return tf.einsum("...d,dk->...k", h, self.output_w) + self.output_b
+
+    def _dropout_masks(self, cell, steps, batch, training):
+        if not (training and self.hps.use_recurrent_dropout):
+            return None
+        # Time-major, a fresh mask for every step, as the reference draws one inside the cell.
+        return dropout_mask([steps, batch, cell.units], self.hps.recurrent_dropout_prob)
+
+    # -- whole model -----------------------------------------------------------------------------
+
+    def call(self, x, seq_len, training: bool = False, z=None, eps=None):
+        """Encode (if conditional), then decode the batch. See the class docstring.
+
+        ``z`` fixes the latent code; otherwise ``z = mu + sigma * eps`` with ``eps ~ N(0, I)``
+        (pass ``eps`` to fix it, e.g. zeros for ``z = mu``).
+        """
+        x = tf.convert_to_tensor(x, tf.float32)
+        out = {}
+        if self.hps.conditional:
+            mu, presig = self.encode(x, seq_len, training=training)
+            if z is None:
+                if eps is None:
+                    eps = tf.random.normal(tf.shape(mu))
+                z = mu + tf.exp(presig / 2.0) * eps
+            out.update(mu=mu, presig=presig, z=z)
+        else:
+            z = None
+        state = self.initial_state(z, tf.shape(x)[0])
+        raw, final = self.decode(x[:, :-1], z, state, training=training)
+        out.update(raw=raw, initial_state=state, final_state=final)
+        return out
+
+    def get_config(self):
+        return {"hps": self.hps.values(), "scale_factor": self.scale_factor, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(HParams().replace(**config["hps"]), config.get("scale_factor", 1.0),
+                   name=config.get("name", "sketch_rnn"))
+
+
+# -- loop and dropout helpers -----------------------------------------------------------------
+
+
+def recurrence(step, inputs, state, steps, collect: bool = False):
+    """``tf.while_loop`` over time-major inputs (a nest of ``[T, B, ...]`` tensors, ``None`` allowed).
+
+    ``step(t, inputs_t, state) -> (output, state)``. Inputs are read through TensorArrays so that
+    their gradients accumulate without the quadratic cost of slicing a tensor inside a loop.
+    Returns ``(outputs [T, B, ...] or None, final_state)``.
+    """
+    flat = tf.nest.flatten(inputs)
+    arrays = [
+        None if a is None else tf.TensorArray(a.dtype, size=steps, infer_shape=True).unstack(a)
+        for a in flat
+    ]
+    out_ta = tf.TensorArray(tf.float32, size=steps) if collect else tf.constant(0)
+
+    def body(t, s, ta):
+        xs = [None if arr is None else arr.read(t) for arr in arrays]
+        out, s = step(t, tf.nest.pack_sequence_as(inputs, xs), s)
+        if collect:
+            ta = ta.write(t, out)
+        return t + 1, s, ta
+
+    _, state, out_ta = tf.while_loop(lambda t, *_: t < steps, body, (tf.constant(0), state, out_ta))
+    return (out_ta.stack() if collect else None), state
+
+
+def time_major(x: tf.Tensor) -> tf.Tensor:
+    return tf.transpose(x, [1, 0] + list(range(2, x.shape.rank)))
+
+
+def dropout_mask(shape, keep_prob: float) -> tf.Tensor:
+    """``tf.nn.dropout``'s mask: 1/keep with probability keep, else 0."""
+    keep = tf.cast(tf.random.uniform(shape) < keep_prob, tf.float32)
+    return keep / keep_prob
+
+
+def dropout(x: tf.Tensor, keep_prob: float) -> tf.Tensor:
+    return x * dropout_mask(tf.shape(x), keep_prob)

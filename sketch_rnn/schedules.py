@@ -1,0 +1,48 @@
+"""The reference's learning-rate decay and KL-weight annealing, as functions of the global step.
+
+``lr_t = (lr0 - lr_min) * decay^t + lr_min`` and ``w_t = w_KL - (w_KL - w_start) * R^t``.
+
+Example:
+    >>> from sketch_rnn.hparams import HParams
+    >>> hps = HParams()
+    >>> round(learning_rate(hps, 0), 6), round(kl_weight(hps, 0), 6)
+    (0.001, 0.01)
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+from tensorflow import keras
+
+from sketch_rnn.hparams import HParams
+
+
+def learning_rate(hps: HParams, step):
+    """Learning rate at global step ``step`` (a number or a tensor)."""
+    return (hps.learning_rate - hps.min_learning_rate) * hps.decay_rate**step + hps.min_learning_rate
+
+
+def kl_weight(hps: HParams, step):
+    """KL weight at global step ``step`` (a number or a tensor)."""
+    return hps.kl_weight - (hps.kl_weight - hps.kl_weight_start) * hps.kl_decay_rate**step
+
+
+class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
+    """The reference decay as a Keras schedule, driven by the optimizer's step counter.
+
+    Example:
+        >>> from sketch_rnn.hparams import HParams
+        >>> round(float(LearningRate(HParams())(6931)), 6)
+        0.000505
+    """
+
+    def __init__(self, hps: HParams):
+        self.lr0, self.lr_min, self.decay = hps.learning_rate, hps.min_learning_rate, hps.decay_rate
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        return (self.lr0 - self.lr_min) * tf.pow(self.decay, step) + self.lr_min
+
+    def get_config(self):
+        return {"learning_rate": self.lr0, "min_learning_rate": self.lr_min,
+                "decay_rate": self.decay}
