@@ -1,0 +1,161 @@
+"""Saving and loading models: our TF checkpoints with their config beside them, and ``load_model``.
+
+A ``sketch_rnn`` model folder holds ``model_config.json`` (hparam values, magenta's format),
+``sketch_rnn.json`` (scale factor and format version) and TF checkpoint files written by
+``tf.train.CheckpointManager`` (``ckpt-<step>.index/.data-*`` plus the ``checkpoint`` pointer,
+which TF rewrites atomically, so a crash mid-save leaves the previous checkpoint in force).
+
+``load_model(path)`` also reads magenta TF1 checkpoint folders (see :mod:`sketch_rnn.interop.tf1`).
+
+Example:
+    >>> from sketch_rnn.hparams import HParams
+    >>> from sketch_rnn.model import SketchRNN
+    >>> import tempfile
+    >>> model = SketchRNN(HParams(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2), 18.5)
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = save_model(model, folder)
+    >>> load_model(folder).scale_factor
+    18.5
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from sketch_rnn.hparams import CONFIG_FILE, HParams, _atomic_write_text
+from sketch_rnn.model import SketchRNN
+
+META_FILE = "sketch_rnn.json"
+FORMAT_VERSION = 1
+
+
+def write_meta(folder: str, model: SketchRNN, **extra) -> None:
+    """Write ``model_config.json`` and ``sketch_rnn.json`` for ``model`` into ``folder``."""
+    os.makedirs(folder, exist_ok=True)
+    model.hps.save(os.path.join(folder, CONFIG_FILE))
+    meta = {"format_version": FORMAT_VERSION, "scale_factor": model.scale_factor, **extra}
+    _atomic_write_text(os.path.join(folder, META_FILE), json.dumps(meta, indent=1) + "\n")
+
+
+def save_model(model: SketchRNN, folder: str | os.PathLike, step: int | None = None) -> str:
+    """Save weights, config and scale factor into ``folder``; returns the checkpoint prefix.
+
+    Example: see the module docstring.
+    """
+    folder = os.fspath(folder)
+    write_meta(folder, model)
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model), folder, max_to_keep=5)
+    return manager.save(checkpoint_number=step)
+
+
+def is_sketch_rnn_folder(path: str | os.PathLike) -> bool:
+    return os.path.isfile(os.path.join(os.fspath(path), META_FILE))
+
+
+def load_model(path: str | os.PathLike, hps: HParams | None = None) -> SketchRNN:
+    """Load a model from a ``sketch_rnn`` checkpoint folder or a magenta TF1 checkpoint folder.
+
+    ``path`` may also be a checkpoint prefix inside such a folder (``.../ckpt-1500``). ``hps``
+    overrides the folder's ``model_config.json``.
+
+    Example:
+        >>> model = load_model("checkpoints/aaron_sheep")  # doctest: +SKIP
+    """
+    path = os.fspath(path)
+    folder, prefix = path, None
+    if not os.path.isdir(path):
+        if os.path.exists(path + ".index"):
+            folder, prefix = os.path.dirname(path) or ".", path
+        elif not os.path.exists(path):
+            raise FileNotFoundError(f"{path}: no such model folder or checkpoint")
+        else:
+            raise ValueError(f"{path}: not a model folder or checkpoint prefix")
+    if is_sketch_rnn_folder(folder):
+        return _load_ours(folder, prefix, hps)
+    from sketch_rnn.interop.tf1 import is_tf1_checkpoint, load_tf1_checkpoint
+
+    if is_tf1_checkpoint(path):
+        return load_tf1_checkpoint(path, hps)
+    raise ValueError(
+        f"{path}: not a sketch_rnn model folder (no {META_FILE}) nor a magenta TF1 checkpoint"
+    )
+
+
+def _load_ours(folder: str, prefix: str | None, hps: HParams | None) -> SketchRNN:
+    meta_path = os.path.join(folder, META_FILE)
+    try:
+        with open(meta_path, encoding="utf-8") as f:
+            meta = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{meta_path}: not valid JSON ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"{meta_path}: unsupported format {meta!r:.80}")
+    hps = hps or HParams.load(os.path.join(folder, CONFIG_FILE))
+    prefix = prefix or tf.train.latest_checkpoint(folder)
+    if prefix is None:
+        raise FileNotFoundError(f"{folder}: model config found but no checkpoint files")
+    model = SketchRNN(hps, scale_factor=meta.get("scale_factor"))
+    check_matches(model, prefix)
+    tf.train.Checkpoint(model=model).read(prefix).expect_partial().assert_existing_objects_matched()
+    return model
+
+
+def check_matches(model: SketchRNN, prefix: str) -> None:
+    """Raise a clear error if the checkpoint's weights do not fit the model built from the config."""
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+    except (tf.errors.OpError, ValueError) as e:
+        raise ValueError(f"{prefix}: unreadable checkpoint ({e})") from None
+    shapes = reader.get_variable_to_shape_map()
+    saved = {}
+    for key, shape in shapes.items():
+        # Keys look like "model/decoder/W_hh/.ATTRIBUTES/VARIABLE_VALUE".
+        if key.startswith("model/") and key.endswith("/.ATTRIBUTES/VARIABLE_VALUE"):
+            saved[key[len("model/") : -len("/.ATTRIBUTES/VARIABLE_VALUE")]] = shape
+    expected = {_object_path(model, v): list(v.shape) for v in model.weights}
+    missing = sorted(set(expected) - set(saved))
+    wrong = [f"{k}: checkpoint {saved[k]} vs config {expected[k]}" for k in sorted(expected)
+             if k in saved and list(saved[k]) != expected[k]]
+    extra = sorted(k for k in set(saved) - set(expected) if not k.startswith("_"))
+    if missing or wrong or extra:
+        problems = []
+        if missing:
+            problems.append(f"weights missing from the checkpoint: {missing[:5]}")
+        if extra:
+            problems.append(f"checkpoint weights the config does not have: {extra[:5]}")
+        if wrong:
+            problems.append(f"shape mismatch: {wrong[:5]}")
+        raise ValueError(f"{prefix}: checkpoint does not match its model config: " + "; ".join(problems))
+
+
+def _object_path(model: SketchRNN, var) -> str:
+    paths = model.__dict__.setdefault("_sketch_rnn_var_paths", None)
+    if paths is None:
+        paths = {}
+        for attr, obj in _named_weights(model, ""):
+            paths[id(obj)] = attr
+        model.__dict__["_sketch_rnn_var_paths"] = paths
+    return paths[id(var)]
+
+
+def _named_weights(layer, prefix):
+    from sketch_rnn.cells import _Cell
+
+    for name, value in vars(layer).items():
+        if name.startswith("_"):
+            continue
+        if isinstance(value, tf.Variable) or type(value).__name__ == "Variable":
+            yield prefix + name, value
+        elif isinstance(value, _Cell):
+            yield from _named_weights(value, f"{prefix}{name}/")
+
+
+def weights_equal(a: SketchRNN, b: SketchRNN) -> bool:
+    """True if two models have the same weights, bit for bit."""
+    return len(a.weights) == len(b.weights) and all(
+        np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(a.weights, b.weights, strict=True)
+    )
