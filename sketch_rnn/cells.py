@@ -107,6 +107,15 @@ class _Cell(keras.layers.Layer):
             name="W_hh", shape=(self.units, n4), initializer=LSTMOrthogonal()
         )
 
+    def loop_params(self) -> dict[str, tf.Tensor]:
+        """The weights ``step`` needs, read once as tensors.
+
+        Read them outside a ``tf.while_loop`` and pass them to ``step``: a variable read inside the
+        loop body would be saved at every iteration for the backward pass (a copy of ``W_hh`` per
+        time step), which costs gigabytes and most of the time.
+        """
+        return {"W_hh": tf.convert_to_tensor(self.W_hh)}
+
     def project(self, x: tf.Tensor, rows: slice | None = None) -> tuple[tf.Tensor, ...]:
         """Input contribution to the pre-activations: ``x @ W_xh[rows]`` (rows: a slice of inputs).
 
@@ -114,7 +123,7 @@ class _Cell(keras.layers.Layer):
         and its constant ``z`` separately.
         """
         w = self.W_xh if rows is None else self.W_xh[rows]
-        return (_matmul(x, w),)
+        return (dense(x, w),)
 
     def zero_state(self, batch_size) -> tuple[tf.Tensor, ...]:
         return tuple(tf.zeros([batch_size, s]) for s in self.state_parts)
@@ -134,10 +143,17 @@ class _Cell(keras.layers.Layer):
         raise NotImplementedError
 
 
-def _matmul(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
+def dense(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
+    """``x @ w`` over the last axis of ``x`` of any rank.
+
+    A reshape to 2-D and one matmul: ``tf.einsum("...i,ij->...j")`` computes the same forward but
+    its gradient is pathological (about 4x the time and 10 GB more memory on a default batch).
+    """
     if x.shape.rank == 2:
         return tf.matmul(x, w)
-    return tf.einsum("...i,ij->...j", x, w)
+    shape = tf.shape(x)
+    flat = tf.matmul(tf.reshape(x, [-1, shape[-1]]), w)
+    return tf.reshape(flat, tf.concat([shape[:-1], tf.shape(w)[-1:]], 0))
 
 
 class LSTMCell(_Cell):
@@ -148,9 +164,13 @@ class LSTMCell(_Cell):
         self.bias = self.add_weight(name="bias", shape=(4 * self.units,), initializer="zeros")
         self.built = True
 
-    def step(self, xproj, state, drop_mask=None):
+    def loop_params(self):
+        return {"W_hh": tf.convert_to_tensor(self.W_hh), "bias": tf.convert_to_tensor(self.bias)}
+
+    def step(self, xproj, state, drop_mask=None, p=None):
+        p = p or self.loop_params()
         c, h = state
-        gates = xproj[0] + tf.matmul(h, self.W_hh) + self.bias
+        gates = xproj[0] + tf.matmul(h, p["W_hh"]) + p["bias"]
         new_c, o = _lstm_update(gates, c, self.units, drop_mask)
         new_h = tf.tanh(new_c) * tf.sigmoid(o)
         return new_h, (new_c, new_h)
@@ -171,12 +191,17 @@ class LayerNormLSTMCell(_Cell):
         self.ln_c_beta = self.add_weight(name="ln_c_beta", shape=(n,), initializer="zeros")
         self.built = True
 
-    def step(self, xproj, state, drop_mask=None, hidden_proj=None):
+    def loop_params(self):
+        names = ("W_hh", "ln_all_gamma", "ln_all_beta", "ln_c_gamma", "ln_c_beta")
+        return {k: tf.convert_to_tensor(getattr(self, k)) for k in names}
+
+    def step(self, xproj, state, drop_mask=None, p=None, hidden_proj=None):
+        p = p or self.loop_params()
         h, c = state
-        pre = xproj[0] + (tf.matmul(h, self.W_hh) if hidden_proj is None else hidden_proj)
-        gates = layer_norm_gates(pre, self.ln_all_gamma, self.ln_all_beta, self.units)
+        pre = xproj[0] + (tf.matmul(h, p["W_hh"]) if hidden_proj is None else hidden_proj)
+        gates = layer_norm_gates(pre, p["ln_all_gamma"], p["ln_all_beta"], self.units)
         new_c, o = _lstm_update(gates, c, self.units, drop_mask)
-        new_h = tf.tanh(layer_norm(new_c, self.ln_c_gamma, self.ln_c_beta)) * tf.sigmoid(o)
+        new_h = tf.tanh(layer_norm(new_c, p["ln_c_gamma"], p["ln_c_beta"])) * tf.sigmoid(o)
         return new_h, (new_h, new_c)
 
     def output(self, state):
@@ -234,32 +259,44 @@ class HyperLSTMCell(_Cell):
         w_inner = self.hyper_cell.W_xh[: self.input_size]
         if rows is not None:
             w_inner = w_inner[rows]
-        return (_matmul(x, w), _matmul(x, w_inner))
+        return (dense(x, w), dense(x, w_inner))
 
-    def step(self, xproj, state, drop_mask=None):
-        h, hyper_h, c, hyper_c = state
-        n = self.units
+    def loop_params(self):
+        names = ("W_hh", "bias", "ln_all_gamma", "ln_all_beta", "ln_c_gamma", "ln_c_beta", "zw_w",
+                 "zw_b", "alpha_w", "zb_w", "beta_w")
+        p = {k: tf.convert_to_tensor(getattr(self, k)) for k in names}
         inner = self.hyper_cell
-        # The hyper cell's input is [x, h]; its x part arrives projected, its h part joins its own
-        # recurrent matmul.
-        inner_w = tf.concat([inner.W_xh[self.input_size :], inner.W_hh], axis=0)
-        inner_hidden = tf.matmul(tf.concat([h, hyper_h], axis=-1), inner_w)
-        u, (new_hyper_h, new_hyper_c) = inner.step(
-            (xproj[1],), (hyper_h, hyper_c), hidden_proj=inner_hidden
+        # The hyper cell's input is [x, h]: its x part arrives projected, its h part joins the
+        # hyper cell's own recurrent matmul.
+        p["inner"] = inner.loop_params()
+        p["inner_w"] = tf.concat([inner.W_xh[self.input_size :], inner.W_hh], axis=0)
+        # All eight zw projections (and the four zb ones) of u in one matmul each.
+        hu, e = self.hyper_units, self.embedding
+        p["zw_flat"] = tf.reshape(tf.transpose(p["zw_w"], [1, 0, 2]), [hu, 8 * e])
+        p["zb_flat"] = tf.reshape(tf.transpose(p["zb_w"], [1, 0, 2]), [hu, 4 * e])
+        return p
+
+    def step(self, xproj, state, drop_mask=None, p=None):
+        p = p or self.loop_params()
+        h, hyper_h, c, hyper_c = state
+        n, e = self.units, self.embedding
+        inner_hidden = tf.matmul(tf.concat([h, hyper_h], axis=-1), p["inner_w"])
+        u, (new_hyper_h, new_hyper_c) = self.hyper_cell.step(
+            (xproj[1],), (hyper_h, hyper_c), p=p["inner"], hidden_proj=inner_hidden
         )
         batch = tf.shape(h)[0]
-        zw = tf.einsum("bk,gke->gbe", u, self.zw_w) + self.zw_b[:, None, :]
-        alpha = tf.einsum("gbe,gen->bgn", zw, self.alpha_w)  # [B, 8, n]
-        zb = tf.einsum("bk,gke->gbe", u, self.zb_w)
-        beta = tf.einsum("gbe,gen->bgn", zb, self.beta_w)  # [B, 4, n]
+        zw = tf.reshape(tf.matmul(u, p["zw_flat"]), [batch, 8, e]) + p["zw_b"]
+        alpha = tf.einsum("bge,gen->bgn", zw, p["alpha_w"])  # [B, 8, n]
+        zb = tf.reshape(tf.matmul(u, p["zb_flat"]), [batch, 4, e])
+        beta = tf.einsum("bge,gen->bgn", zb, p["beta_w"])  # [B, 4, n]
         xh = tf.reshape(xproj[0], [batch, 4, n])
-        hh = tf.reshape(tf.matmul(h, self.W_hh), [batch, 4, n])
-        gates = alpha[:, :4] * xh + (alpha[:, 4:] * hh + beta) + tf.reshape(self.bias, [4, n])
+        hh = tf.reshape(tf.matmul(h, p["W_hh"]), [batch, 4, n])
+        gates = alpha[:, :4] * xh + (alpha[:, 4:] * hh + beta) + tf.reshape(p["bias"], [4, n])
         gates = layer_norm_gates(
-            tf.reshape(gates, [batch, 4 * n]), self.ln_all_gamma, self.ln_all_beta, n
+            tf.reshape(gates, [batch, 4 * n]), p["ln_all_gamma"], p["ln_all_beta"], n
         )
         new_c, o = _lstm_update(gates, c, n, drop_mask)
-        new_h = tf.tanh(layer_norm(new_c, self.ln_c_gamma, self.ln_c_beta)) * tf.sigmoid(o)
+        new_h = tf.tanh(layer_norm(new_c, p["ln_c_gamma"], p["ln_c_beta"])) * tf.sigmoid(o)
         return new_h, (new_h, new_hyper_h, new_c, new_hyper_c)
 
     def output(self, state):

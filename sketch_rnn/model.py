@@ -24,7 +24,7 @@ from __future__ import annotations
 import tensorflow as tf
 from tensorflow import keras
 
-from sketch_rnn.cells import make_cell
+from sketch_rnn.cells import dense, make_cell
 from sketch_rnn.hparams import HParams
 
 STROKE_DIM = 5
@@ -48,6 +48,9 @@ class SketchRNN(keras.Model):
         super().__init__(name=name, **kw)
         self.hps = hps
         self.scale_factor = None if scale_factor is None else float(scale_factor)
+        # Loops over the padded length instead of the batch's longest sketch (same result); set by
+        # XLA-compiled training, which needs static trip counts.
+        self.static_loops = False
         n_out = 3 + 6 * hps.num_mixture
         small = keras.initializers.RandomNormal(stddev=0.001)
         dec_input = STROKE_DIM
@@ -89,7 +92,10 @@ class SketchRNN(keras.Model):
             raise ValueError("this model is unconditional (decoder only): it has no encoder")
         x = tf.convert_to_tensor(x, tf.float32)
         seq_len = tf.cast(seq_len, tf.int32)
-        steps = tf.reduce_max(seq_len)
+        if self.static_loops and x.shape[1] is not None:
+            steps = x.shape[1] - 1  # XLA needs a static trip count; masking keeps the result
+        else:
+            steps = tf.reduce_max(seq_len)
         targets = x[:, 1 : steps + 1]
         backward = tf.reverse_sequence(targets, seq_len, seq_axis=1, batch_axis=0)
         fw, bw = self.enc_fw, self.enc_bw
@@ -100,11 +106,13 @@ class SketchRNN(keras.Model):
         masks_bw = self._dropout_masks(bw, steps, batch, training)
         active = tf.transpose(tf.sequence_mask(seq_len, steps, tf.float32))[:, :, None]
 
+        w_fw, w_bw = fw.loop_params(), bw.loop_params()
+
         def step(t, inputs, states):
             p_fw, p_bw, m_fw, m_bw, keep = inputs
             s_fw, s_bw = states
-            _, n_fw = fw.step(p_fw, s_fw, m_fw)
-            _, n_bw = bw.step(p_bw, s_bw, m_bw)
+            _, n_fw = fw.step(p_fw, s_fw, m_fw, w_fw)
+            _, n_bw = bw.step(p_bw, s_bw, m_bw, w_bw)
             # dynamic_rnn semantics: past its length a sketch's state is carried unchanged.
             n_fw = tuple(keep * a + (1.0 - keep) * b for a, b in zip(n_fw, s_fw, strict=True))
             n_bw = tuple(keep * a + (1.0 - keep) * b for a, b in zip(n_bw, s_bw, strict=True))
@@ -145,7 +153,7 @@ class SketchRNN(keras.Model):
         """Run the decoder over input rows ``[B, T, 5]``; returns ``(raw [B,T,3+6M], final_state)``."""
         hps, cell = self.hps, self.decoder
         inputs = time_major(tf.convert_to_tensor(inputs, tf.float32))
-        steps, batch = tf.shape(inputs)[0], tf.shape(inputs)[1]
+        steps, batch = inputs.shape[0] or tf.shape(inputs)[0], tf.shape(inputs)[1]
         if training and hps.use_input_dropout:
             # DropoutWrapper drops the whole input [S, z] with a fresh mask at every step.
             full = inputs
@@ -156,9 +164,11 @@ class SketchRNN(keras.Model):
             proj = self.project_inputs(inputs, z)
         masks = self._dropout_masks(cell, steps, batch, training)
 
+        weights = cell.loop_params()
+
         def step(t, step_inputs, s):
             xp, m = step_inputs
-            h, s = cell.step(xp, s, m)
+            h, s = cell.step(xp, s, m, weights)
             return h, s
 
         outputs, final = recurrence(step, (proj, masks), cell.split_state(state), steps,
@@ -169,7 +179,7 @@ class SketchRNN(keras.Model):
         return time_major(self.output_layer(outputs)), cell.flat_state(final)
 
     def output_layer(self, h: tf.Tensor) -> tf.Tensor:
-        return tf.einsum("...d,dk->...k", h, self.output_w) + self.output_b
+        return dense(h, self.output_w) + self.output_b
 
     def _dropout_masks(self, cell, steps, batch, training):
         if not (training and self.hps.use_recurrent_dropout):
@@ -234,7 +244,8 @@ def recurrence(step, inputs, state, steps, collect: bool = False):
             ta = ta.write(t, out)
         return t + 1, s, ta
 
-    _, state, out_ta = tf.while_loop(lambda t, *_: t < steps, body, (tf.constant(0), state, out_ta))
+    _, state, out_ta = tf.while_loop(lambda t, *_: t < steps, body, (tf.constant(0), state, out_ta),
+                                     maximum_iterations=steps)
     return (out_ta.stack() if collect else None), state
 
 

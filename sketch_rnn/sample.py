@@ -151,13 +151,17 @@ def _loop(model, greedy, start, z, state, max_len, pdf_temp, sigma_scale, early_
     m = hps.num_mixture
     n = tf.shape(start)[0]
     zproj = model.decoder.project(z, slice(5, None)) if hps.conditional else None
+    weights = cell.loop_params()
+    w_in = tf.convert_to_tensor(cell.W_xh)[:5]
+    w_in_inner = tf.convert_to_tensor(cell.hyper_cell.W_xh)[:5] if hasattr(cell, "hyper_cell") else None
+    out_w, out_b = tf.convert_to_tensor(model.output_w), tf.convert_to_tensor(model.output_b)
 
     def body(t, prev, s, done, lengths, rows_ta, raw_ta):
-        xp = cell.project(prev, slice(0, 5))
+        xp = (tf.matmul(prev, w_in),) + (() if w_in_inner is None else (tf.matmul(prev, w_in_inner),))
         if zproj is not None:
             xp = tuple(a + b for a, b in zip(xp, zproj, strict=True))
-        h, s = cell.step(xp, s)
-        raw = model.output_layer(h)
+        h, s = cell.step(xp, s, None, weights)
+        raw = tf.matmul(h, out_w) + out_b
         p = mixture_params(raw, m)
         step_seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(t, tf.int64))
         seeds = tf.random.experimental.stateless_split(step_seed, 3)

@@ -1,0 +1,351 @@
+"""Training: the reference's loop, resumable exactly, with TensorBoard logs and a live progress line.
+
+Per step ``t`` (the global step before the update): a random augmented batch; the loss
+``L_R + w_t * max(L_KL, kl_tolerance)`` with the pen loss unmasked; gradients clipped element-wise to
+``+-grad_clip``; Adam at ``lr_t`` (TF1 defaults, epsilon 1e-8). Every 20 steps ``Train_*``,
+``Learning_Rate`` and ``KL_Weight`` are logged; every ``save_every`` steps the whole validation split
+is evaluated (``Valid_*``; ``Valid_Cost`` uses ``kl_weight_start`` as the reference's does), and when
+it improves the weights are saved and the test split evaluated (``Eval_*``).
+
+Two kinds of checkpoint live under ``log_root``: the best weights (``ckpt-<step>``, what
+``load_model(log_root)`` reads) and ``resume/``, written every ``save_every`` steps and on
+interruption, holding everything a resumed run needs: weights, Adam slots, global step, the data
+RNG and the best validation cost. TF writes both atomically, so ``kill -9`` at any moment leaves the
+last complete checkpoint in force.
+
+A step whose loss or gradients are not finite is skipped with a warning (the weights never see
+it); ``MAX_BAD_STEPS`` in a row stop the run with an error.
+
+Example:
+    >>> from sketch_rnn.hparams import HParams
+    >>> hps = HParams(num_steps=40, save_every=20, batch_size=10, dec_rnn_size=32,
+    ...               enc_rnn_size=16, z_size=8, num_mixture=3)
+    >>> trainer = Trainer(hps, data_dir="datasets/aaron_sheep", log_root="/tmp/run")  # doctest: +SKIP
+    >>> trainer.train()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+from tensorflow import keras
+
+from sketch_rnn import losses, schedules
+from sketch_rnn.checkpoint import write_meta
+from sketch_rnn.data import DataLoader, load_dataset
+from sketch_rnn.hparams import HParams
+from sketch_rnn.model import SketchRNN
+
+logger = logging.getLogger("sketch_rnn")
+
+LOG_EVERY = 20
+MAX_BAD_STEPS = 10
+RESUME_DIR = "resume"
+
+
+def build_optimizer(hps: HParams) -> keras.optimizers.Optimizer:
+    """Adam with TF1's defaults and the reference's learning-rate decay.
+
+    Gradients are clipped element-wise by :class:`TrainStep`, as the reference does.
+    """
+    return keras.optimizers.Adam(learning_rate=schedules.LearningRate(hps), beta_1=0.9,
+                                 beta_2=0.999, epsilon=1e-8)
+
+
+def compute_losses(model: SketchRNN, x, seq_len, kl_weight, training: bool, eps=None) -> dict:
+    """Forward pass and every reported loss: ``cost``, ``r_cost`` (pen loss unmasked, as the
+    reference trains and validates), ``r_cost_masked`` (its inference-mode form) and ``kl_cost``
+    (after the floor)."""
+    hps = model.hps
+    out = model(x, seq_len, training=training, eps=eps)
+    ls, lp, mask = losses.reconstruction_terms(out["raw"], x[:, 1:], hps.num_mixture, hps.gmm_loss)
+    r = tf.reduce_mean(ls + lp)
+    r_masked = tf.reduce_mean(ls + lp * mask)
+    if hps.conditional:
+        kl = tf.maximum(losses.kl_loss(out["mu"], out["presig"]), hps.kl_tolerance)
+    else:
+        kl = tf.constant(0.0)
+    return {"cost": r + kl_weight * kl, "r_cost": r, "r_cost_masked": r_masked, "kl_cost": kl}
+
+
+class TrainStep:
+    """The compiled training step: losses, gradients, clipping, finiteness check, Adam update.
+
+    ``jit_compile`` asks XLA to compile the forward and backward pass (faster on some machines;
+    see ``bench/RESULTS.md``).
+    """
+
+    def __init__(self, model: SketchRNN, optimizer, jit_compile: bool = False):
+        self.model, self.optimizer = model, optimizer
+        self.variables = model.trainable_variables
+        optimizer.build(self.variables)
+        model.static_loops = jit_compile
+        self._grads = tf.function(self._compute, jit_compile=jit_compile, reduce_retracing=True)
+        self._apply = tf.function(self._apply_fn, reduce_retracing=True)
+
+    def _compute(self, x, seq_len, kl_weight):
+        with tf.GradientTape() as tape:
+            parts = compute_losses(self.model, x, seq_len, kl_weight, training=True)
+        grads = tape.gradient(parts["cost"], self.variables)
+        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, self.variables, strict=True)]
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+        finite = finite & tf.math.is_finite(parts["cost"])
+        clip = self.model.hps.grad_clip
+        return parts, [tf.clip_by_value(g, -clip, clip) for g in grads], finite
+
+    def _apply_fn(self, grads):
+        self.optimizer.apply(grads, self.variables)
+
+    def __call__(self, x, seq_len, kl_weight: float) -> tuple[dict, bool]:
+        parts, grads, finite = self._grads(x, seq_len, tf.constant(kl_weight, tf.float32))
+        finite = bool(finite)
+        if finite:
+            self._apply(grads)
+        return {k: float(v) for k, v in parts.items()}, finite
+
+
+def evaluate(model: SketchRNN, loader: DataLoader, kl_weight: float, seed: int = 0) -> dict:
+    """Average losses over all ``loader.num_batches`` batches (dropout off), as the reference.
+
+    ``z`` is sampled as in the reference's eval model, from a fixed seed so results repeat.
+    """
+    if loader.num_batches == 0:
+        raise ValueError(f"cannot evaluate: {len(loader)} sketches, fewer than one batch of "
+                         f"{loader.batch_size}")
+    fn = _eval_fn(model)
+    gen = tf.random.Generator.from_seed(seed)
+    totals: dict[str, float] = {}
+    for i in range(loader.num_batches):
+        x, seq_len = loader.get_batch(i)
+        eps = gen.normal([len(seq_len), model.hps.z_size]) if model.hps.conditional else None
+        parts = fn(x, seq_len, tf.constant(kl_weight, tf.float32), eps)
+        for k, v in parts.items():
+            totals[k] = totals.get(k, 0.0) + float(v)
+    return {k: v / loader.num_batches for k, v in totals.items()}
+
+
+def _eval_fn(model):
+    cache = model.__dict__.setdefault("_sketch_rnn_eval", {})
+    if "fn" not in cache:
+        cache["fn"] = tf.function(
+            lambda x, s, w, eps: compute_losses(model, x, s, w, training=False, eps=eps),
+            reduce_retracing=True,
+        )
+    return cache["fn"]
+
+
+class _RNGState(tf.train.experimental.PythonState):
+    """The data loader's RNG inside the TF checkpoint, so it is saved atomically with the rest."""
+
+    def __init__(self, loader: DataLoader):
+        self.loader = loader
+
+    def serialize(self):
+        return json.dumps(self.loader.get_state())
+
+    def deserialize(self, string_value):
+        self.loader.set_state(json.loads(string_value))
+
+
+@dataclass
+class Summary:
+    step: int
+    best_valid_cost: float
+    valid: dict | None
+    test: dict | None
+    skipped_steps: int
+
+
+class Trainer:
+    """Trains a SketchRNN the way magenta's ``sketch_rnn_train`` does, resumably.
+
+    Args:
+        hps: hyper-parameters (``max_seq_len`` is reset from the data, as the reference does).
+        data_dir: folder holding ``hps.data_set``.
+        log_root: where checkpoints, ``model_config.json`` and TensorBoard logs go.
+        resume: continue from ``log_root/resume`` (or the best checkpoint) if there is one.
+        seed: seeds weight init, data order and augmentation.
+        progress: show a live progress line on a terminal (``None``: only if stderr is a TTY).
+        jit_compile: XLA-compile the training step.
+        max_seconds: stop (after saving) once this much wall time has passed.
+    """
+
+    def __init__(self, hps: HParams, data_dir: str, log_root: str, *, resume: bool = False,
+                 seed: int | None = None, progress: bool | None = None, jit_compile: bool = False,
+                 max_seconds: float | None = None, datasets=None):
+        self.log_root = os.fspath(log_root)
+        os.makedirs(self.log_root, exist_ok=True)
+        if seed is not None:
+            keras.utils.set_random_seed(seed)
+        ds = datasets or load_dataset(data_dir, hps, seed=seed)
+        self.train_data, self.valid_data, self.test_data = ds.train, ds.valid, ds.test
+        self.hps = ds.hps
+        self.scale_factor = float(ds.scale_factor)
+        logger.info("normalising scale factor %.4f, max_seq_len %d", self.scale_factor,
+                    self.hps.max_seq_len)
+        self.model = SketchRNN(self.hps, scale_factor=self.scale_factor)
+        self.optimizer = build_optimizer(self.hps)
+        self.step_fn = TrainStep(self.model, self.optimizer, jit_compile=jit_compile)
+        self.best_valid_cost = tf.Variable(np.inf, dtype=tf.float64, trainable=False)
+        self.best = tf.train.CheckpointManager(
+            tf.train.Checkpoint(model=self.model), self.log_root, max_to_keep=5
+        )
+        self.resume_ckpt = tf.train.Checkpoint(
+            model=self.model, optimizer=self.optimizer, best_valid_cost=self.best_valid_cost,
+            data_rng=_RNGState(self.train_data),
+        )
+        self.resume_manager = tf.train.CheckpointManager(
+            self.resume_ckpt, os.path.join(self.log_root, RESUME_DIR), max_to_keep=1
+        )
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.max_seconds = max_seconds
+        self.writer = tf.summary.create_file_writer(self.log_root)
+        if resume:
+            self._restore()
+        write_meta(self.log_root, self.model)
+
+    @property
+    def step(self) -> int:
+        return int(self.optimizer.iterations.numpy())
+
+    def _restore(self) -> None:
+        latest = self.resume_manager.latest_checkpoint
+        if latest:
+            self.resume_ckpt.read(latest).assert_existing_objects_matched()
+            logger.info("resumed from %s at step %d", latest, self.step)
+        elif self.best.latest_checkpoint:
+            # Weights only (e.g. a folder written by save_model): the schedules restart at 0.
+            tf.train.Checkpoint(model=self.model).read(self.best.latest_checkpoint).expect_partial()
+            logger.info("loaded weights from %s (no resume state)", self.best.latest_checkpoint)
+        else:
+            logger.info("no checkpoint in %s: starting fresh", self.log_root)
+
+    def save_resume(self) -> str:
+        """Write the resume checkpoint now (also done every ``save_every`` steps)."""
+        return self.resume_manager.save(checkpoint_number=self.step)
+
+    def train(self, num_steps: int | None = None) -> Summary:
+        """Run until global step ``num_steps`` (default ``hps.num_steps``)."""
+        hps = self.hps
+        num_steps = hps.num_steps if num_steps is None else num_steps
+        n_params = int(sum(np.prod(v.shape) for v in self.model.trainable_variables))
+        logger.info("trainable parameters: %d", n_params)
+        with self.writer.as_default():
+            tf.summary.scalar("Num_Trainable_Params", n_params, step=self.step)
+        start_time = last_log = time.time()
+        start_step = self.step
+        bad_in_row = skipped = 0
+        valid = test = None
+        interrupted = []
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def on_term(signum, frame):
+            interrupted.append(signum)
+
+        if _in_main_thread():
+            signal.signal(signal.SIGTERM, on_term)
+        try:
+            while self.step < num_steps and not interrupted:
+                step = self.step
+                x, seq_len = self.train_data.random_batch()
+                kl_w = schedules.kl_weight(hps, step)
+                parts, finite = self.step_fn(x, seq_len, kl_w)
+                if not finite:
+                    skipped += 1
+                    bad_in_row += 1
+                    logger.warning("step %d: non-finite loss or gradient (cost %s); update skipped",
+                                   step, parts["cost"])
+                    if bad_in_row >= MAX_BAD_STEPS:
+                        raise FloatingPointError(
+                            f"{MAX_BAD_STEPS} steps in a row had a non-finite loss or gradient "
+                            f"(last at step {step}); try a lower learning_rate or gmm_loss=stable"
+                        )
+                    continue
+                bad_in_row = 0
+                if self.progress:
+                    _progress_line(step, num_steps, parts, time.time() - start_time,
+                                   self.step - start_step)
+                if step % LOG_EVERY == 0 and step > 0:
+                    took = time.time() - last_log
+                    last_log = time.time()
+                    self._log_train(step, parts, kl_w, took)
+                if step % hps.save_every == 0 and step > 0:
+                    valid, test = self._validate(step)
+                    self.save_resume()
+                if self.max_seconds is not None and time.time() - start_time > self.max_seconds:
+                    logger.info("time budget of %.0f s reached at step %d", self.max_seconds, step)
+                    break
+        except KeyboardInterrupt:
+            interrupted.append("KeyboardInterrupt")
+        finally:
+            if _in_main_thread():
+                signal.signal(signal.SIGTERM, previous)
+            if self.progress:
+                sys.stderr.write("\n")
+        self.save_resume()
+        if interrupted:
+            logger.info("interrupted at step %d; state saved to %s", self.step,
+                        self.resume_manager.latest_checkpoint)
+        self.writer.flush()
+        return Summary(self.step, float(self.best_valid_cost.numpy()), valid, test, skipped)
+
+    def _log_train(self, step, parts, kl_w, took):
+        lr = float(schedules.learning_rate(self.hps, step))
+        logger.info("step: %d, lr: %.6f, klw: %0.4f, cost: %.4f, recon: %.4f, kl: %.4f, "
+                    "train_time_taken: %.4f", step, lr, kl_w, parts["cost"], parts["r_cost"],
+                    parts["kl_cost"], took)
+        with self.writer.as_default():
+            for name, value in (("Train_Cost", parts["cost"]), ("Train_Reconstr_Cost", parts["r_cost"]),
+                                ("Train_KL_Cost", parts["kl_cost"]), ("Learning_Rate", lr),
+                                ("KL_Weight", kl_w), ("Time_Taken_Train", took)):
+                tf.summary.scalar(name, value, step=step)
+
+    def _validate(self, step):
+        t0 = time.time()
+        valid = evaluate(self.model, self.valid_data, self.hps.kl_weight_start)
+        self._write_eval("Valid", valid, step, time.time() - t0)
+        test = None
+        if valid["cost"] < float(self.best_valid_cost.numpy()):
+            self.best_valid_cost.assign(valid["cost"])
+            path = self.best.save(checkpoint_number=step)
+            logger.info("best valid cost %.4f: saved %s", valid["cost"], path)
+            with self.writer.as_default():
+                tf.summary.scalar("Best_Valid_Cost", valid["cost"], step=step)
+            t0 = time.time()
+            test = evaluate(self.model, self.test_data, self.hps.kl_weight_start)
+            self._write_eval("Eval", test, step, time.time() - t0)
+        return valid, test
+
+    def _write_eval(self, prefix, res, step, took):
+        logger.info("%s: cost %.4f, recon %.4f (pen masked: %.4f), kl %.4f, time %.1f s", prefix,
+                    res["cost"], res["r_cost"], res["r_cost_masked"], res["kl_cost"], took)
+        with self.writer.as_default():
+            for name, key in (("Cost", "cost"), ("Reconstr_Cost", "r_cost"),
+                              ("Reconstr_Cost_Masked", "r_cost_masked"), ("KL_Cost", "kl_cost")):
+                tf.summary.scalar(f"{prefix}_{name}", res[key], step=step)
+            tf.summary.scalar(f"Time_Taken_{prefix}", took, step=step)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _progress_line(step, total, parts, elapsed, done):
+    rate = done / elapsed if elapsed > 0 else 0.0
+    remaining = (total - step - 1) / rate if rate > 0 and total < 10**7 else math.nan
+    eta = "" if math.isnan(remaining) else f" eta {remaining / 60:.1f} min"
+    sys.stderr.write(f"\rstep {step + 1}/{total} cost {parts['cost']:.4f} "
+                     f"recon {parts['r_cost']:.4f} kl {parts['kl_cost']:.4f} "
+                     f"{rate:.2f} step/s{eta}   ")
+    sys.stderr.flush()
