@@ -203,3 +203,65 @@ def _loop(model, greedy, start, z, state, max_len, pdf_temp, sigma_scale, early_
 
 def _categorical(logits, seed):
     return tf.cast(tf.random.stateless_categorical(logits, 1, seed)[:, 0], tf.int32)
+
+
+def encode(model: SketchRNN, drawings, *, sample_z: bool = False, seed: int | None = None,
+           batch_size: int = 100) -> np.ndarray:
+    """Latent codes ``[n, z_size]`` of stroke-3 drawings in model units (normalised offsets).
+
+    Returns ``mu`` by default, or ``z = mu + sigma * eps`` with ``sample_z`` (what the reference
+    notebook's ``encode`` returns). Drawings are processed ``batch_size`` at a time, each batch
+    padded only to its own longest drawing (the encoder stops at each length anyway).
+
+    Example:
+        >>> from sketch_rnn.hparams import HParams
+        >>> from sketch_rnn.model import SketchRNN
+        >>> model = SketchRNN(HParams(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2))
+        >>> encode(model, [np.array([[1.0, 0.5, 0], [0.2, 0.1, 1]])]).shape
+        (1, 4)
+    """
+    from sketch_rnn.strokes import pad_batch
+
+    if not model.hps.conditional:
+        raise ValueError("this model is unconditional (decoder only): it cannot encode drawings")
+    drawings = [np.asarray(d, np.float32) for d in drawings]
+    for i, d in enumerate(drawings):
+        if d.ndim != 2 or d.shape[1] != 3 or len(d) == 0:
+            raise ValueError(f"drawing {i}: expected a non-empty stroke-3 array [L, 3], got {d.shape}")
+        if not np.isfinite(d).all():
+            raise ValueError(f"drawing {i}: contains NaN or infinite values")
+    if not drawings:
+        raise ValueError("encode: no drawings given")
+    fn = _compiled_encoder(model)
+    rng = np.random.default_rng(seed)
+    out = []
+    for start in range(0, len(drawings), batch_size):
+        chunk = drawings[start : start + batch_size]
+        lengths = np.array([len(d) for d in chunk], np.int32)
+        x = pad_batch(chunk, int(lengths.max()))
+        mu, presig = fn(tf.constant(x), tf.constant(lengths))
+        mu, presig = mu.numpy(), presig.numpy()
+        if sample_z:
+            mu = mu + np.exp(presig / 2.0) * rng.standard_normal(mu.shape).astype(np.float32)
+        out.append(mu)
+    return np.concatenate(out)
+
+
+def decode(model: SketchRNN, z, **kwargs) -> list[np.ndarray]:
+    """Draw one sketch per latent code in ``z`` (``sample(model, z=z, **kwargs)``).
+
+    Example:
+        >>> from sketch_rnn.hparams import HParams
+        >>> from sketch_rnn.model import SketchRNN
+        >>> model = SketchRNN(HParams(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2))
+        >>> len(decode(model, np.zeros([2, 4]), temperature=0.1, seed=0, max_len=5))
+        2
+    """
+    return sample(model, z=z, **kwargs)
+
+
+def _compiled_encoder(model: SketchRNN):
+    cache = model.__dict__.setdefault("_sketch_rnn_samplers", {})
+    if "encode" not in cache:
+        cache["encode"] = tf.function(lambda x, n: model.encode(x, n), reduce_retracing=True)
+    return cache["encode"]

@@ -245,6 +245,7 @@ class Trainer:
         start_step = self.step
         bad_in_row = skipped = 0
         valid = test = None
+        last_validated = None
         interrupted = []
         previous = signal.getsignal(signal.SIGTERM)
 
@@ -273,13 +274,14 @@ class Trainer:
                 bad_in_row = 0
                 if self.progress:
                     _progress_line(step, num_steps, parts, time.time() - start_time,
-                                   self.step - start_step)
+                                   self.step - start_step, self.max_seconds)
                 if step % LOG_EVERY == 0 and step > 0:
                     took = time.time() - last_log
                     last_log = time.time()
                     self._log_train(step, parts, kl_w, took)
                 if step % hps.save_every == 0 and step > 0:
                     valid, test = self._validate(step)
+                    last_validated = step
                     self.save_resume()
                 if self.max_seconds is not None and time.time() - start_time > self.max_seconds:
                     logger.info("time budget of %.0f s reached at step %d", self.max_seconds, step)
@@ -291,6 +293,10 @@ class Trainer:
                 signal.signal(signal.SIGTERM, previous)
             if self.progress:
                 sys.stderr.write("\n")
+        if not interrupted and self.step > start_step and last_validated != self.step - 1:
+            # A run that stops between validations (time budget, num_steps) still gets its
+            # final weights judged, so the best checkpoint reflects them.
+            valid, test = self._validate(self.step)
         self.save_resume()
         if interrupted:
             logger.info("interrupted at step %d; state saved to %s", self.step,
@@ -341,11 +347,14 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _progress_line(step, total, parts, elapsed, done):
+def _progress_line(step, total, parts, elapsed, done, max_seconds=None):
     rate = done / elapsed if elapsed > 0 else 0.0
-    remaining = (total - step - 1) / rate if rate > 0 and total < 10**7 else math.nan
-    eta = "" if math.isnan(remaining) else f" eta {remaining / 60:.1f} min"
-    sys.stderr.write(f"\rstep {step + 1}/{total} cost {parts['cost']:.4f} "
+    remaining = (total - step - 1) / rate if rate > 0 else math.nan
+    if max_seconds is not None:
+        remaining = min(remaining, max(max_seconds - elapsed, 0.0))
+    eta = "" if math.isnan(remaining) else f" {remaining / 60:.1f} min left"
+    of_total = f"/{total}" if total < 10**7 else ""
+    sys.stderr.write(f"\rstep {step + 1}{of_total} cost {parts['cost']:.4f} "
                      f"recon {parts['r_cost']:.4f} kl {parts['kl_cost']:.4f} "
                      f"{rate:.2f} step/s{eta}   ")
     sys.stderr.flush()
