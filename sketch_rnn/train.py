@@ -84,8 +84,12 @@ class TrainStep:
     see ``bench/RESULTS.md``).
     """
 
-    def __init__(self, model: SketchRNN, optimizer, jit_compile: bool = False):
+    def __init__(self, model: SketchRNN, optimizer, jit_compile: bool = False,
+                 rng: tf.random.Generator | None = None):
         self.model, self.optimizer = model, optimizer
+        # z's noise comes from a generator whose state is checkpointed, so a resumed run draws
+        # what the uninterrupted run would have.
+        self.rng = rng if rng is not None else tf.random.Generator.from_non_deterministic_state()
         self.variables = model.trainable_variables
         optimizer.build(self.variables)
         model.static_loops = jit_compile
@@ -93,8 +97,11 @@ class TrainStep:
         self._apply = tf.function(self._apply_fn, reduce_retracing=True)
 
     def _compute(self, x, seq_len, kl_weight):
+        eps = None
+        if self.model.hps.conditional:
+            eps = self.rng.normal([tf.shape(x)[0], self.model.hps.z_size])
         with tf.GradientTape() as tape:
-            parts = compute_losses(self.model, x, seq_len, kl_weight, training=True)
+            parts = compute_losses(self.model, x, seq_len, kl_weight, training=True, eps=eps)
         grads = tape.gradient(parts["cost"], self.variables)
         grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, self.variables, strict=True)]
         finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
@@ -194,14 +201,16 @@ class Trainer:
                     self.hps.max_seq_len)
         self.model = SketchRNN(self.hps, scale_factor=self.scale_factor)
         self.optimizer = build_optimizer(self.hps)
-        self.step_fn = TrainStep(self.model, self.optimizer, jit_compile=jit_compile)
+        self.noise = (tf.random.Generator.from_seed(seed) if seed is not None
+                      else tf.random.Generator.from_non_deterministic_state())
+        self.step_fn = TrainStep(self.model, self.optimizer, jit_compile=jit_compile, rng=self.noise)
         self.best_valid_cost = tf.Variable(np.inf, dtype=tf.float64, trainable=False)
         self.best = tf.train.CheckpointManager(
             tf.train.Checkpoint(model=self.model), self.log_root, max_to_keep=5
         )
         self.resume_ckpt = tf.train.Checkpoint(
             model=self.model, optimizer=self.optimizer, best_valid_cost=self.best_valid_cost,
-            data_rng=_RNGState(self.train_data),
+            data_rng=_RNGState(self.train_data), noise_rng=self.noise,
         )
         self.resume_manager = tf.train.CheckpointManager(
             self.resume_ckpt, os.path.join(self.log_root, RESUME_DIR), max_to_keep=1

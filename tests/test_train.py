@@ -1,0 +1,165 @@
+"""Training: a real run on aaron_sheep, exact resumption, kill -9 safety, the non-finite guard, CLI."""
+
+from __future__ import annotations
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sketch_rnn.checkpoint import load_model, weights_equal
+from sketch_rnn.data import load_dataset
+from sketch_rnn.hparams import HParams
+from sketch_rnn.train import MAX_BAD_STEPS, Trainer, TrainStep, build_optimizer, evaluate
+
+TINY = dict(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=3, batch_size=20)
+
+
+@pytest.fixture(scope="module")
+def sheep_dir(repo_dir):
+    return os.path.join(repo_dir, "datasets", "aaron_sheep")
+
+
+def test_training_lowers_validation_loss(sheep_dir, tmp_path):
+    hps = HParams(**TINY, save_every=40, num_steps=80, learning_rate=0.005)
+    trainer = Trainer(hps, sheep_dir, str(tmp_path), seed=1, progress=False)
+    before = evaluate(trainer.model, trainer.valid_data, hps.kl_weight_start)
+    summary = trainer.train()
+    after = evaluate(trainer.model, trainer.valid_data, hps.kl_weight_start)
+    assert summary.step == 80
+    assert after["r_cost"] < before["r_cost"] - 0.3, (before, after)
+    assert summary.best_valid_cost == pytest.approx(after["cost"], rel=1e-5)
+    # The best checkpoint loads back to the trained weights, with config and scale factor.
+    model = load_model(tmp_path)
+    assert weights_equal(model, trainer.model)
+    assert model.scale_factor == pytest.approx(18.5198, abs=1e-4)
+    assert model.hps.max_seq_len == 250
+    # TensorBoard got the reference's summaries.
+    tags = set()
+    for f in glob.glob(str(tmp_path / "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(f):
+            tags.update(v.tag for v in event.summary.value)
+    for tag in ("Train_Cost", "Train_Reconstr_Cost", "Train_KL_Cost", "Learning_Rate", "KL_Weight",
+                "Valid_Cost", "Valid_Reconstr_Cost", "Valid_KL_Cost", "Eval_Cost", "Best_Valid_Cost"):
+        assert tag in tags
+
+
+def test_resume_is_exact(sheep_dir, tmp_path):
+    # Recurrent dropout off: its masks come from TF's op RNG, which a checkpoint does not hold.
+    hps = HParams(**TINY, save_every=10, num_steps=20, use_recurrent_dropout=False)
+    straight = Trainer(hps, sheep_dir, str(tmp_path / "a"), seed=3, progress=False)
+    straight.train()
+    first = Trainer(hps, sheep_dir, str(tmp_path / "b"), seed=3, progress=False)
+    first.train(num_steps=10)
+    resumed = Trainer(hps, sheep_dir, str(tmp_path / "b"), seed=99, resume=True, progress=False)
+    assert resumed.step == 10
+    assert resumed.train_data.get_state() == first.train_data.get_state()
+    for a, b in zip(resumed.optimizer.variables, first.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    resumed.train()
+    assert resumed.step == 20
+    assert weights_equal(resumed.model, straight.model)
+
+
+def test_non_finite_steps_are_skipped(sheep_dir, tmp_path):
+    hps = HParams(**TINY, save_every=10, num_steps=10)
+    ds = load_dataset(sheep_dir, hps, seed=0)
+    trainer = Trainer(hps, sheep_dir, str(tmp_path), datasets=ds, progress=False)
+    weights = [np.asarray(v).copy() for v in trainer.model.weights]
+    x, seq_len = ds.train.random_batch()
+    x = x.copy()
+    x[0, 1, 0] = np.inf
+    parts, finite = trainer.step_fn(x, seq_len, 0.01)
+    assert not finite
+    assert trainer.step == 0
+    for before, v in zip(weights, trainer.model.weights, strict=True):
+        np.testing.assert_array_equal(before, np.asarray(v))
+
+    class Poisoned:
+        def __init__(self, loader):
+            self.loader = loader
+
+        def random_batch(self):
+            x, n = self.loader.random_batch()
+            x = x.copy()
+            x[:, 1, 0] = np.nan
+            return x, n
+
+        def __getattr__(self, name):
+            return getattr(self.loader, name)
+
+    trainer.train_data = Poisoned(ds.train)
+    with pytest.raises(FloatingPointError, match=f"{MAX_BAD_STEPS} steps in a row"):
+        trainer.train()
+    for before, v in zip(weights, trainer.model.weights, strict=True):
+        np.testing.assert_array_equal(before, np.asarray(v))
+
+
+def test_gradients_are_clipped_elementwise(sheep_dir):
+    hps = HParams(**TINY, grad_clip=1e-4, learning_rate=1.0)
+    ds = load_dataset(sheep_dir, hps, seed=0)
+    from sketch_rnn.model import SketchRNN
+
+    model = SketchRNN(ds.hps)
+    step = TrainStep(model, build_optimizer(ds.hps))
+    x, n = ds.train.random_batch()
+    _, grads, finite = step._grads(x, n, tf.constant(0.01))
+    assert bool(finite)
+    top = max(float(tf.reduce_max(tf.abs(g))) for g in grads)
+    assert top == pytest.approx(1e-4)
+
+
+def _train_cmd(log_root, data_dir, extra=()):
+    hp = "enc_rnn_size=16,dec_rnn_size=32,z_size=8,num_mixture=3,batch_size=20,save_every=5"
+    return [sys.executable, "-m", "sketch_rnn.cli.train", f"--data_dir={data_dir}",
+            f"--log_root={log_root}", f"--hparams={hp}", "--seed=0", "--noprogress", *extra]
+
+
+def _resume_step(log_root):
+    ckpt = tf.train.latest_checkpoint(os.path.join(log_root, "resume"))
+    return int(ckpt.rsplit("-", 1)[1]) if ckpt else -1
+
+
+def test_kill_9_then_resume(sheep_dir, tmp_path):
+    log_root = str(tmp_path / "run")
+    proc = subprocess.Popen(_train_cmd(log_root, sheep_dir),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 240
+        while _resume_step(log_root) < 10 and time.time() < deadline:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            time.sleep(0.2)
+        time.sleep(0.7)  # land somewhere inside the next steps or a save
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    step = _resume_step(log_root)
+    assert step >= 10
+    model = load_model(log_root)  # the best checkpoint is intact
+    assert model.hps.dec_rnn_size == 32
+    target = step + 3
+    # The last --hparams wins; the rest of the config comes from log_root's model_config.json.
+    cmd = _train_cmd(log_root, sheep_dir, ["--resume_training", f"--hparams=num_steps={target}"])
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "resumed from" in done.stderr
+    assert _resume_step(log_root) == target
+
+
+def test_cli_rejects_bad_hparams(sheep_dir, tmp_path):
+    bad = subprocess.run(_train_cmd(str(tmp_path), sheep_dir) + ["--hparams=bogus_name=1"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2
+    assert "unknown hparam name(s): bogus_name" in bad.stderr
+    missing = subprocess.run(_train_cmd(str(tmp_path), str(tmp_path / "nowhere")),
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2
+    assert "nowhere" in missing.stderr
