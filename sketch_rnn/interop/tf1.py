@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import glob
 import os
 
 import numpy as np
@@ -128,28 +129,45 @@ def load_tf1_checkpoint(path: str | os.PathLike, hps: HParams | None = None) -> 
     except (tf.errors.OpError, ValueError) as e:
         raise ValueError(f"{prefix}: unreadable TF checkpoint ({e})") from None
     shapes = reader.get_variable_to_shape_map()
+    if not glob.glob(glob.escape(prefix) + ".data-*"):
+        raise FileNotFoundError(f"{prefix}: the checkpoint has an index but no .data-* file "
+                                "(the weights are missing)")
     model = SketchRNN(hps, scale_factor=None)
-    assign_from(model, lambda n: reader.get_tensor(n), shapes, source=prefix)
+
+    def get(name):
+        try:
+            return reader.get_tensor(name)
+        except tf.errors.OpError as e:
+            raise ValueError(f"{prefix}: cannot read tensor {name} ({e.message})") from None
+
+    assign_from(model, get, shapes, source=prefix)
     return model
+
+
+def check_names(model: SketchRNN, shapes: dict[str, list[int]], source: str) -> None:
+    """Raise ``ValueError`` unless every tensor ``model`` needs is in ``shapes`` with its shape."""
+    missing, wrong = [], []
+    for var, names in tf1_names(model):
+        group = [names] if isinstance(names, str) else names
+        expect = list(var.shape) if isinstance(names, str) else list(var.shape[1:])
+        for n in group:
+            if n not in shapes:
+                missing.append(n)
+            elif list(shapes[n]) != expect:
+                wrong.append(f"{n}: checkpoint {list(shapes[n])} vs config {expect}")
+    _raise_if(missing, wrong, source)
 
 
 def assign_from(model: SketchRNN, get, shapes: dict[str, list[int]], source: str) -> None:
     """Assign every variable of ``model`` from ``get(name)`` after checking names and shapes."""
-    missing, wrong = [], []
-    plan = []
+    check_names(model, shapes, source)
     for var, names in tf1_names(model):
         group = [names] if isinstance(names, str) else names
-        absent = [n for n in group if n not in shapes]
-        if absent:
-            missing += absent
-            continue
         arrays = [np.asarray(get(n), np.float32) for n in group]
-        value = arrays[0] if isinstance(names, str) else np.stack(arrays)
-        if tuple(value.shape) != tuple(var.shape):
-            wrong.append(f"{names if isinstance(names, str) else names[0]}: checkpoint "
-                         f"{list(value.shape)} vs config {list(var.shape)}")
-            continue
-        plan.append((var, value))
+        var.assign(arrays[0] if isinstance(names, str) else np.stack(arrays))
+
+
+def _raise_if(missing: list[str], wrong: list[str], source: str) -> None:
     if missing or wrong:
         problems = []
         if missing:
@@ -157,5 +175,3 @@ def assign_from(model: SketchRNN, get, shapes: dict[str, list[int]], source: str
         if wrong:
             problems.append(f"shape mismatch {wrong[:6]}")
         raise ValueError(f"{source}: checkpoint does not match its model config: " + "; ".join(problems))
-    for var, value in plan:
-        var.assign(value)
