@@ -57,7 +57,8 @@ def is_sketch_rnn_folder(path: str | os.PathLike) -> bool:
 
 
 def load_model(path: str | os.PathLike, hps: HParams | None = None) -> SketchRNN:
-    """Load a model from a ``sketch_rnn`` checkpoint folder or a magenta TF1 checkpoint folder.
+    """Load a model from a ``sketch_rnn`` checkpoint folder, a magenta TF1 checkpoint folder or a
+    browser ``*.gen.json`` / ``*.vae.json`` file (``hps`` is ignored for those).
 
     ``path`` may also be a checkpoint prefix inside such a folder (``.../ckpt-1500``). ``hps``
     overrides the folder's ``model_config.json``.
@@ -66,6 +67,11 @@ def load_model(path: str | os.PathLike, hps: HParams | None = None) -> SketchRNN
         >>> model = load_model("checkpoints/aaron_sheep")  # doctest: +SKIP
     """
     path = os.fspath(path)
+    if path.lower().endswith(".json") and os.path.isfile(path):
+        # A browser (sketch-rnn-js / @magenta/sketch) *.gen.json or *.vae.json model.
+        from sketch_rnn.interop.browser import load_browser_model
+
+        return load_browser_model(path)
     folder, prefix = path, None
     if not os.path.isdir(path):
         if os.path.exists(path + ".index"):

@@ -1,0 +1,365 @@
+"""Evaluating a model on drawings: L_R and L_KL in both pen-loss forms, and per-sketch NLL.
+
+For drawings given as stroke-3 arrays in *pixel* (data) units, with ``s`` pixels per model unit
+(:func:`model_pixel_scale`: a browser model's ``scale_factor / pixel_factor``, else the model's data
+normalising factor), :func:`evaluate_drawings` reports:
+
+* ``r_loss`` / ``r_loss_masked``: the reference's reconstruction loss L_R, the mean over all
+  ``B x N_max`` target rows of ``L_s + L_p`` (``N_max = max(max_seq_len, longest sketch)``); the
+  pen term unmasked (training form, the reference's ``Valid_Reconstr_Cost``) or masked by
+  ``1 - p3`` (the inference-mode form). Computed with :mod:`sketch_rnn.losses` (``+1e-6`` inside the
+  log, in the model's ``gmm_loss`` form).
+* ``kl``: L_KL (mean over sketches and latent dimensions, before the ``kl_tolerance`` floor);
+  0 for an unconditional model.
+* ``nll`` (per sketch, in model units and in pixel units): for a sketch of ``N`` rows, targets
+  ``y_1..y_N = [dx/s, dy/s, 1-p, p, 0]`` and ``y_{N+1} = [0, 0, 0, 0, 1]``, inputs ``x_1`` = the
+  model's start token (browser models ``(0,0,0,0,0)``, TF models ``(0,0,1,0,0)``) and
+  ``x_{t+1} = y_t``: ``NLL = 1/(N+1) sum_t [-log P_pen(y_t) + 1[t<=N] (-log GMM(y_t[0:2]))]``, exact
+  (no epsilon, float64 from the decoder outputs). The pixel-unit NLL adds ``2 log s`` per offset
+  term (a density per pixel^2 instead of per model unit^2): the definition in
+  ``pretrained/SOURCES.md``.
+
+Conditional models decode from ``z = mu`` (``sample_z=True`` draws ``z = mu + sigma eps`` as the
+reference's eval model does); legacy browser VAEs (``model.z_tanh``) get ``tanh(z)``.
+
+Example:
+    >>> from sketch_rnn.interop.browser import load_browser_model  # doctest: +SKIP
+    >>> model = load_browser_model("cat.gen.json")  # doctest: +SKIP
+    >>> result = evaluate_model(model, "cat.ndjson")  # doctest: +SKIP
+    >>> round(result.mean_nll_pixels, 4)  # doctest: +SKIP
+    7.9442
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import types
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from sketch_rnn import losses
+
+TF_START_TOKEN = (0.0, 0.0, 1.0, 0.0, 0.0)
+
+
+def model_start_token(model) -> tuple[float, ...]:
+    """The first decoder input the model was trained with (browser models: all zeros)."""
+    return tuple(float(v) for v in getattr(model, "start_token", TF_START_TOKEN))
+
+
+def model_pixel_scale(model, drawings: Sequence[np.ndarray] | None = None) -> float:
+    """Pixels (data units) per model unit: ``model.pixel_scale`` (browser models), else the model's
+    ``scale_factor`` (its training data's normalising factor), else the normalising factor of
+    ``drawings`` (the reference's pooled std of dx, dy)."""
+    s = getattr(model, "pixel_scale", None) or getattr(model, "scale_factor", None)
+    if s:
+        return float(s)
+    if drawings:
+        flat = np.concatenate([np.asarray(d, np.float64)[:, :2].ravel() for d in drawings])
+        return float(np.std(flat))
+    raise ValueError("the model has no scale factor and no drawings were given to compute one")
+
+
+@dataclasses.dataclass
+class EvalResult:
+    """Losses over a set of drawings; per-sketch arrays are in the input order."""
+
+    n_rows: np.ndarray
+    nll: np.ndarray
+    nll_pixels: np.ndarray
+    nll_offset: np.ndarray
+    nll_pen: np.ndarray
+    r_loss_sketch: np.ndarray
+    r_loss_masked_sketch: np.ndarray
+    kl_sketch: np.ndarray
+    scale: float
+    n_max: int
+    start_token: tuple[float, ...]
+    kl_weight: float
+    kl_tolerance: float
+
+    @property
+    def n(self) -> int:
+        return len(self.n_rows)
+
+    @property
+    def r_loss(self) -> float:
+        return float(np.mean(self.r_loss_sketch))
+
+    @property
+    def r_loss_masked(self) -> float:
+        return float(np.mean(self.r_loss_masked_sketch))
+
+    @property
+    def kl(self) -> float:
+        return float(np.mean(self.kl_sketch))
+
+    @property
+    def cost(self) -> float:
+        """``L_R + w max(L_KL, tol)`` with the training form of L_R."""
+        return self.r_loss + self._kl_cost()
+
+    @property
+    def cost_masked(self) -> float:
+        return self.r_loss_masked + self._kl_cost()
+
+    def _kl_cost(self) -> float:
+        return self.kl_weight * max(self.kl, self.kl_tolerance) if self.kl_weight else 0.0
+
+    @property
+    def mean_nll(self) -> float:
+        return float(np.mean(self.nll))
+
+    @property
+    def mean_nll_pixels(self) -> float:
+        return float(np.mean(self.nll_pixels))
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "sketches": self.n, "scale": self.scale, "n_max": self.n_max,
+            "r_loss": self.r_loss, "r_loss_masked": self.r_loss_masked, "kl": self.kl,
+            "cost": self.cost, "cost_masked": self.cost_masked,
+            "nll": self.mean_nll, "nll_pixels": self.mean_nll_pixels,
+        }
+
+    def worst(self, k: int) -> np.ndarray:
+        """Indices of the ``k`` drawings with the highest NLL (outliers first)."""
+        return np.argsort(-self.nll_pixels, kind="stable")[:k]
+
+    def format_table(self) -> str:
+        rows = [
+            ("sketches", f"{self.n}"),
+            ("pixels per model unit", f"{self.scale:.6g}"),
+            ("start token", str(list(self.start_token))),
+            ("N_max (L_R normaliser)", f"{self.n_max}"),
+            ("L_R (training form, pen unmasked)", f"{self.r_loss:.6f}"),
+            ("L_R (masked pen)", f"{self.r_loss_masked:.6f}"),
+            ("L_KL", f"{self.kl:.6f}"),
+            ("cost (training form)", f"{self.cost:.6f}"),
+            ("cost (masked pen)", f"{self.cost_masked:.6f}"),
+            ("NLL per step, model units", f"{self.mean_nll:.6f}"),
+            ("NLL per step, pixel units", f"{self.mean_nll_pixels:.6f}"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+    def write_csv(self, path: str | os.PathLike, names: Sequence[str] | None = None) -> None:
+        import csv
+
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["index", "name", "rows", "nll", "nll_pixels", "nll_offset", "nll_pen",
+                        "r_loss", "r_loss_masked", "kl"])
+            for i in range(self.n):
+                w.writerow([i, names[i] if names else "", int(self.n_rows[i]), f"{self.nll[i]:.6f}",
+                            f"{self.nll_pixels[i]:.6f}", f"{self.nll_offset[i]:.6f}",
+                            f"{self.nll_pen[i]:.6f}", f"{self.r_loss_sketch[i]:.6f}",
+                            f"{self.r_loss_masked_sketch[i]:.6f}", f"{self.kl_sketch[i]:.6f}"])
+
+
+def _stroke5_batch(drawings, scale, start, length):
+    """``x [B, length+1, 5]``: start token, the rows scaled to model units, end-of-sketch padding."""
+    x = np.zeros([len(drawings), length + 1, 5], np.float32)
+    x[:, 0] = start
+    x[:, 1:, 4] = 1.0
+    for i, d in enumerate(drawings):
+        n = len(d)
+        x[i, 1 : n + 1, 0:2] = np.asarray(d[:, 0:2], np.float64) / scale
+        x[i, 1 : n + 1, 3] = d[:, 2]
+        x[i, 1 : n + 1, 2] = 1.0 - np.asarray(d[:, 2], np.float64)
+        x[i, 1 : n + 1, 4] = 0.0
+    return x
+
+
+def _exact_terms(raw: np.ndarray, target: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-position exact ``-log GMM(dx, dy)`` and ``-log P_pen`` in float64 (no epsilon)."""
+    raw = raw.astype(np.float64)
+    pen_logits = raw[..., :3]
+    pi, mu1, mu2, ls1, ls2, corr = np.split(raw[..., 3 : 3 + 6 * m], 6, axis=-1)
+    log_pi = pi - _logsumexp(pi)
+    rho = np.tanh(corr)
+    one_m = 1.0 - rho * rho
+    u1 = (target[..., 0:1] - mu1) * np.exp(-ls1)
+    u2 = (target[..., 1:2] - mu2) * np.exp(-ls2)
+    z = u1 * u1 + u2 * u2 - 2.0 * rho * u1 * u2
+    with np.errstate(divide="ignore"):
+        log_one_m = np.log(one_m)
+        log_dens = -z / (2.0 * one_m) - math.log(2.0 * math.pi) - ls1 - ls2 - 0.5 * log_one_m
+    offset = -_logsumexp(log_pi + log_dens)[..., 0]
+    log_pen = pen_logits - _logsumexp(pen_logits)
+    pen = -np.sum(log_pen * target[..., 2:5], axis=-1)
+    return offset, pen
+
+
+def _logsumexp(a: np.ndarray) -> np.ndarray:
+    top = np.max(a, axis=-1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    return top + np.log(np.sum(np.exp(a - top), axis=-1, keepdims=True))
+
+
+def evaluate_drawings(model, drawings: Sequence[np.ndarray], *, scale: float | None = None,
+                      start_token: Sequence[float] | None = None, batch_size: int = 100,
+                      sample_z: bool = False, seed: int = 0, form: str | None = None) -> EvalResult:
+    """Evaluate ``model`` on stroke-3 ``drawings`` in pixel (data) units; see the module docstring.
+
+    Args:
+        model: a :class:`~sketch_rnn.model.SketchRNN` (any cell type, conditional or not).
+        drawings: stroke-3 arrays ``[dx, dy, pen_lift]``, in pixels / data units.
+        scale: pixels per model unit (default :func:`model_pixel_scale`).
+        start_token: first decoder input (default the model's own convention).
+        batch_size: drawings per forward pass.
+        sample_z: decode from ``z = mu + sigma eps`` (seeded) instead of ``z = mu``.
+        form: L_R's offset-loss form, ``"stable"`` or ``"reference"`` (default ``hps.gmm_loss``).
+    """
+    drawings = [np.asarray(d) for d in drawings]
+    if not drawings:
+        raise ValueError("no drawings to evaluate")
+    for i, d in enumerate(drawings):
+        if d.ndim != 2 or d.shape[1] != 3 or len(d) == 0:
+            raise ValueError(f"drawing {i} has shape {d.shape}: expected a non-empty stroke-3 array [N, 3]")
+    hps = model.hps
+    m = hps.num_mixture
+    scale = float(scale) if scale is not None else model_pixel_scale(model, drawings)
+    start = tuple(float(v) for v in (start_token if start_token is not None else model_start_token(model)))
+    form = form or getattr(hps, "gmm_loss", "stable")
+    lengths = np.array([len(d) for d in drawings])
+    n_max = int(max(hps.max_seq_len, lengths.max()))
+    length = n_max + 1 if lengths.max() >= n_max else n_max
+    rng = np.random.default_rng(seed)
+    out = {k: [] for k in ("offset", "pen", "r", "r_masked", "kl")}
+    for lo in range(0, len(drawings), batch_size):
+        batch = drawings[lo : lo + batch_size]
+        seq_len = lengths[lo : lo + batch_size]
+        x = _stroke5_batch(batch, scale, start, length)
+        raw, kl = _forward(model, x, seq_len, sample_z, rng)
+        target = x[:, 1:]
+        offset, pen = _exact_terms(raw, target.astype(np.float64), m)
+        steps = np.arange(length)[None, :]
+        real = steps < seq_len[:, None]
+        upto_end = steps <= seq_len[:, None]
+        out["offset"].append(np.sum(np.where(real, offset, 0.0), 1) / (seq_len + 1))
+        out["pen"].append(np.sum(np.where(upto_end, pen, 0.0), 1) / (seq_len + 1))
+        ls, lp, mask = losses.reconstruction_terms(raw[:, :n_max], target[:, :n_max], m, form)
+        out["r"].append((tf.reduce_sum(ls + lp, 1) / n_max).numpy())
+        out["r_masked"].append((tf.reduce_sum(ls + lp * mask, 1) / n_max).numpy())
+        out["kl"].append(kl)
+    cat = {k: np.concatenate(v).astype(np.float64) for k, v in out.items()}
+    nll = cat["offset"] + cat["pen"]
+    nll_pixels = nll + 2.0 * math.log(scale) * lengths / (lengths + 1)
+    return EvalResult(
+        n_rows=lengths, nll=nll, nll_pixels=nll_pixels, nll_offset=cat["offset"], nll_pen=cat["pen"],
+        r_loss_sketch=cat["r"], r_loss_masked_sketch=cat["r_masked"], kl_sketch=cat["kl"],
+        scale=scale, n_max=n_max, start_token=start,
+        kl_weight=float(hps.kl_weight) if hps.conditional else 0.0, kl_tolerance=float(hps.kl_tolerance),
+    )
+
+
+def _forward(model, x: np.ndarray, seq_len: np.ndarray, sample_z: bool, rng: np.random.Generator):
+    """Decoder outputs ``raw [B, T, 3+6M]`` (numpy) and per-sketch KL for one padded batch."""
+    hps = model.hps
+    x_t = tf.constant(x)
+    if hps.conditional:
+        mu, presig = model.encode(x_t, tf.constant(seq_len, tf.int32), training=False)
+        z = mu
+        if sample_z:
+            eps = rng.standard_normal(mu.shape).astype(np.float32)
+            z = mu + tf.exp(presig / 2.0) * eps
+        if getattr(model, "z_tanh", False):
+            z = tf.tanh(z)
+        kl = (-0.5 * tf.reduce_mean(1.0 + presig - tf.square(mu) - tf.exp(presig), axis=-1)).numpy()
+    else:
+        z = None
+        kl = np.zeros(len(x))
+    state = model.initial_state(z, len(x))
+    raw, _ = model.decode(x_t[:, :-1], z, state, training=False)
+    return raw.numpy(), kl
+
+
+# -- data files --------------------------------------------------------------------------------
+
+
+def _ndjson_stroke3_private(path: str) -> tuple[list[np.ndarray], list[str]]:
+    """Simplified QuickDraw ndjson -> stroke-3 (first offset 0, pen 1 on each stroke's last point)."""
+    drawings, names = [], []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                pts, pen = [], []
+                for stroke in obj["drawing"]:
+                    xs, ys = stroke[0], stroke[1]
+                    if len(xs) != len(ys) or not xs:
+                        raise ValueError("stroke x and y differ in length or are empty")
+                    pts += list(zip(xs, ys, strict=True))
+                    pen += [0] * (len(xs) - 1) + [1]
+            except (ValueError, KeyError, TypeError, IndexError) as e:
+                raise ValueError(f"{path}:{lineno}: not a QuickDraw drawing ({e})") from None
+            p = np.asarray(pts, np.float64)
+            d = np.zeros([len(p), 3], np.float64)
+            d[1:, :2] = np.diff(p, axis=0)
+            d[:, 2] = pen
+            drawings.append(d)
+            names.append(f"{os.path.basename(path)}:{lineno} {obj.get('key_id', '')}".strip())
+    return drawings, names
+
+
+def load_drawings(path: str | os.PathLike, split: str = "test") -> tuple[list[np.ndarray], list[str]]:
+    """Stroke-3 drawings and their names from an ``.npz`` split or a QuickDraw ``.ndjson`` file."""
+    path = os.fspath(path)
+    if path.endswith(".npz"):
+        from sketch_rnn.data import load_npz
+
+        splits = load_npz(path)
+        if split not in splits:
+            raise ValueError(f"{path}: no split {split!r} (has {sorted(splits)})")
+        data = splits[split]
+        return [np.asarray(d) for d in data], [f"{split}[{i}]" for i in range(len(data))]
+    if path.endswith(".ndjson"):
+        return _ndjson_stroke3(path)
+    raise ValueError(f"{path}: expected an .npz dataset or a QuickDraw .ndjson file")
+
+
+def _ndjson_stroke3(path: str) -> tuple[list[np.ndarray], list[str]]:
+    try:
+        from sketch_rnn.datasets import detect_kind, read_ndjson, records_to_stroke3
+    except ImportError:
+        return _ndjson_stroke3_private(path)
+    kind = detect_kind(path)
+    records = list(read_ndjson(path))
+    drawings = records_to_stroke3(records, kind, zero_first=True)
+    return [np.asarray(d, np.float64) for d in drawings], [r.where for r in records]
+
+
+def evaluate_model(model, data: str | os.PathLike, split: str = "test", **kw) -> EvalResult:
+    """:func:`evaluate_drawings` on the drawings of a data file (see :func:`load_drawings`).
+
+    ``model`` may be a model or a path for :func:`sketch_rnn.checkpoint.load_model`.
+    """
+    if isinstance(model, str | os.PathLike):
+        from sketch_rnn.checkpoint import load_model
+
+        model = load_model(model)
+    drawings, _ = load_drawings(data, split)
+    return evaluate_drawings(model, drawings, **kw)
+
+
+class _CallableModule(types.ModuleType):
+    """``sketch_rnn.evaluate`` is also the training-time ``evaluate`` function (``sketch_rnn.train``);
+    importing this module rebinds that package attribute to the module, so calling the module keeps
+    ``sketch_rnn.evaluate(model, loader, kl_weight)`` working."""
+
+    def __call__(self, *args, **kwargs):
+        from sketch_rnn.train import evaluate
+
+        return evaluate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

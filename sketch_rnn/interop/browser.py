@@ -1,0 +1,323 @@
+"""Browser JSON models (sketch-rnn-js / @magenta/sketch ``*.gen.json`` and ``*.vae.json``), both ways.
+
+A file is a JSON array ``[info, shapes, weights]``: ``info`` holds ``mode`` (2 or ``"gen"`` for a
+decoder-only model, anything else for a VAE), ``version`` (6; older VAE files apply ``tanh`` to
+``z``), ``max_seq_len``, ``name`` and ``scale_factor`` (pixels per model unit times the pixel
+factor); ``shapes`` lists the variables' shapes in TF1 ``trainable_variables()`` order; ``weights``
+holds one base64 string per variable: little-endian int16, value ``= int16 * 10 / 32767``.
+
+* gen, 5 arrays: ``output_w [D,3+6M], output_b, W_xh [5,4D], W_hh [D,4D], bias [4D]``.
+* vae, 17 arrays: encoder fw ``W_xh, W_hh, bias``, encoder bw ``W_xh, W_hh, bias``, ``mu_w, mu_b``,
+  ``presig_w, presig_b``, ``init_w [Z,2D], init_b`` then the 5 decoder arrays as in gen, with
+  ``W_xh [5+Z,4D]``.
+
+Only plain LSTM cells exist in this format (TF1 gate order i, j, f, o, forget bias +1 at run time,
+exactly our :class:`~sketch_rnn.cells.LSTMCell`), so the arrays map one to one onto the model.
+
+A loaded model remembers the browser conventions as plain attributes (read by the sampler and the
+evaluator): ``start_token = (0, 0, 0, 0, 0)`` (sketch-rnn-js's ``zero_input``; TF models use
+``(0, 0, 1, 0, 0)``), ``pixel_scale = scale_factor / pixel_factor`` (pixels per model unit),
+``pixel_factor``, ``temperature_convention = "browser"``, ``browser_info`` (the file's info) and
+``z_tanh`` (True for VAE files older than version 6: the decoder must see ``tanh(z)``. The
+evaluator applies it; when sampling such a model yourself pass ``z=np.tanh(z)``).
+
+Loading parses JSON only (never executes anything from the file) and checks every part: any problem
+raises one ``ValueError`` naming the file and what is wrong.
+
+Example:
+    >>> model = load_browser_model("../shared/pretrained/sketch_rnn_js/cat.gen.json")  # doctest: +SKIP
+    >>> model.start_token, model.temperature_convention  # doctest: +SKIP
+    ((0.0, 0.0, 0.0, 0.0, 0.0), 'browser')
+    >>> export_browser_model(model, "cat_copy.gen.json", mode="gen")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import math
+import os
+
+import numpy as np
+
+from sketch_rnn.hparams import HParams
+
+BROWSER_START_TOKEN = (0.0, 0.0, 0.0, 0.0, 0.0)
+DEFAULT_PIXEL_FACTOR = 2.0
+FORMAT_VERSION = 6
+WEIGHT_RANGE = 10.0
+INT16_MAX = 32767
+GEN_MODES = (2, "gen")
+GEN_BLOBS = 5
+VAE_BLOBS = 17
+MAX_FILE_BYTES = 1 << 30
+
+
+def quantize(w) -> np.ndarray:
+    """The exporter's int16 code of a weight array: ``round(clip(w / 10, -1, 1) * 32767)``."""
+    w = np.asarray(w, np.float64)
+    return np.round(np.clip(w / WEIGHT_RANGE, -1.0, 1.0) * INT16_MAX).astype("<i2")
+
+
+def dequantize(q) -> np.ndarray:
+    """``int16 * 10 / 32767`` as float32 (what both browser loaders compute)."""
+    return (np.asarray(q, np.float64) * (WEIGHT_RANGE / INT16_MAX)).astype(np.float32)
+
+
+QUANTIZATION_STEP = WEIGHT_RANGE / INT16_MAX
+
+
+def _is_gen(mode) -> bool:
+    return any(mode == m and type(mode) is type(m) for m in GEN_MODES)
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def read_browser_file(path: str | os.PathLike) -> tuple[dict, list[list[int]], list[np.ndarray]]:
+    """Parse and check a browser model file; returns ``(info, shapes, float32 arrays)``.
+
+    Raises ``ValueError`` naming the file for anything that is not a well-formed model.
+    """
+    path = os.fspath(path)
+
+    def fail(problem: str):
+        raise ValueError(f"{path}: not a valid browser (sketch-rnn-js) model: {problem}")
+
+    if os.path.getsize(path) > MAX_FILE_BYTES:
+        fail(f"file too large ({os.path.getsize(path)} bytes)")
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8")
+        doc = json.loads(text, parse_constant=lambda c: fail(f"non-standard JSON constant {c}"))
+    except UnicodeDecodeError as e:
+        fail(f"not UTF-8 text ({e})")
+    except json.JSONDecodeError as e:
+        fail(f"not JSON ({e})")
+    if not isinstance(doc, list) or len(doc) != 3:
+        what = f"a list of {len(doc)}" if isinstance(doc, list) else type(doc).__name__
+        fail(f"expected a JSON array [info, shapes, weights], got {what}")
+    info, shapes, blobs = doc
+    if not isinstance(info, dict):
+        fail(f"element 0 (info) must be an object, got {type(info).__name__}")
+    for key in ("mode", "scale_factor", "max_seq_len"):
+        if key not in info:
+            fail(f"info has no {key!r}")
+    sf = info["scale_factor"]
+    if isinstance(sf, bool) or not isinstance(sf, int | float) or not math.isfinite(sf) or sf <= 0:
+        fail(f"info scale_factor={sf!r} must be a positive number")
+    msl = info["max_seq_len"]
+    if isinstance(msl, bool) or not isinstance(msl, int) or msl <= 0:
+        fail(f"info max_seq_len={msl!r} must be a positive integer")
+    version = info.get("version", FORMAT_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int | float):
+        fail(f"info version={version!r} must be a number")
+    if not isinstance(shapes, list) or not all(
+        isinstance(s, list) and 1 <= len(s) <= 2
+        and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in s)
+        for s in shapes
+    ):
+        fail("element 1 (shapes) must be a list of shapes (lists of 1 or 2 positive integers)")
+    if not isinstance(blobs, list) or not all(isinstance(b, str) for b in blobs):
+        fail("element 2 (weights) must be a list of base64 strings")
+    if len(shapes) != len(blobs):
+        fail(f"{len(shapes)} shapes but {len(blobs)} weight blobs")
+    want = GEN_BLOBS if _is_gen(info["mode"]) else VAE_BLOBS
+    kind = "decoder-only (mode 2/'gen')" if want == GEN_BLOBS else f"VAE (mode {info['mode']!r})"
+    if len(blobs) != want:
+        fail(f"a {kind} model has {want} weight arrays, this file has {len(blobs)}")
+    problem = _shape_problem([tuple(s) for s in shapes], want == VAE_BLOBS)
+    if problem:
+        fail(f"inconsistent shapes {shapes}: {problem}")
+    arrays = []
+    for i, (shape, blob) in enumerate(zip(shapes, blobs, strict=True)):
+        try:
+            raw = base64.b64decode(blob, validate=True)
+        except (binascii.Error, ValueError) as e:
+            fail(f"weight blob {i} is not valid base64 ({e})")
+        n = int(np.prod(shape))
+        if len(raw) != 2 * n:
+            fail(f"weight blob {i} decodes to {len(raw)} bytes, shape {shape} needs {2 * n} (int16)")
+        arrays.append(dequantize(np.frombuffer(raw, "<i2").reshape(shape)))
+    return info, [list(s) for s in shapes], arrays
+
+
+def _shape_problem(shapes: list[tuple[int, ...]], vae: bool) -> str | None:
+    dec = shapes[-5:]
+    if len(dec[0]) != 2:
+        return "output_w must be 2-D"
+    d, n_out = dec[0]
+    if n_out < 9 or (n_out - 3) % 6:
+        return f"output_w has {n_out} columns; expected 3 + 6 * num_mixture"
+    z = 0
+    if vae:
+        e = shapes[1][0] if len(shapes[1]) == 2 else -1
+        z = shapes[6][1] if len(shapes[6]) == 2 else -1
+        want_enc = [(5, 4 * e), (e, 4 * e), (4 * e,)] * 2 + [(2 * e, z), (z,), (2 * e, z), (z,),
+                                                             (z, 2 * d), (2 * d,)]
+        for i, (got, want) in enumerate(zip(shapes[:12], want_enc, strict=True)):
+            if got != want:
+                return f"array {i} has shape {list(got)}, expected {list(want)}"
+    want_dec = [(d, n_out), (n_out,), (5 + z, 4 * d), (d, 4 * d), (4 * d,)]
+    off = len(shapes) - 5
+    for i, (got, want) in enumerate(zip(dec, want_dec, strict=True)):
+        if got != want:
+            return f"array {off + i} has shape {list(got)}, expected {list(want)}"
+    return None
+
+
+def _model_arrays(model) -> list:
+    """The model's variables in the browser file order."""
+    out = []
+    if model.hps.conditional:
+        for cell in (model.enc_fw, model.enc_bw):
+            out += [cell.W_xh, cell.W_hh, cell.bias]
+        out += [model.mu_w, model.mu_b, model.presig_w, model.presig_b, model.init_w, model.init_b]
+    dec = model.decoder
+    return out + [model.output_w, model.output_b, dec.W_xh, dec.W_hh, dec.bias]
+
+
+def load_browser_model(path: str | os.PathLike, pixel_factor: float = DEFAULT_PIXEL_FACTOR):
+    """Load a ``*.gen.json`` (unconditional LSTM decoder) or ``*.vae.json`` (LSTM VAE) model.
+
+    ``pixel_factor`` is sketch-rnn-js's (2.0 for p5.js, 1.0 for paper.js): one model unit is
+    ``scale_factor / pixel_factor`` pixels, stored as ``model.pixel_scale``. See the module
+    docstring for the other convention attributes.
+    """
+    from sketch_rnn.model import SketchRNN
+
+    path = os.fspath(path)
+    info, shapes, arrays = read_browser_file(path)
+    vae = len(arrays) == VAE_BLOBS
+    d, n_out = shapes[-5]
+    kw = dict(dec_model="lstm", dec_rnn_size=d, num_mixture=(n_out - 3) // 6,
+              max_seq_len=int(info["max_seq_len"]), conditional=vae,
+              use_recurrent_dropout=False, is_training=False)
+    if vae:
+        kw.update(enc_model="lstm", enc_rnn_size=shapes[1][0], z_size=shapes[6][1])
+    name = str(info.get("name", "")) or os.path.basename(path).split(".")[0]
+    kw["data_set"] = (f"{name}.npz",)
+    with _cheap_init():
+        model = SketchRNN(HParams(**kw), scale_factor=None)
+    for var, arr in zip(_model_arrays(model), arrays, strict=True):
+        var.assign(arr)
+    set_browser_conventions(model, info, pixel_factor)
+    return model
+
+
+@contextlib.contextmanager
+def _cheap_init():
+    """Skip the orthogonal (SVD) initialisation of ``W_hh`` while building a model whose weights are
+    all assigned right after: it is the slow part of construction and its values are discarded."""
+    from sketch_rnn import cells
+
+    saved = cells._orthogonal
+    cells._orthogonal = lambda rows, cols, rng: np.zeros((rows, cols))
+    try:
+        yield
+    finally:
+        cells._orthogonal = saved
+
+
+def set_browser_conventions(model, info: dict, pixel_factor: float = DEFAULT_PIXEL_FACTOR) -> None:
+    """Set the attributes that make a model behave as the browser clients run it."""
+    model.start_token = BROWSER_START_TOKEN
+    model.pixel_factor = float(pixel_factor)
+    model.pixel_scale = float(info["scale_factor"]) / float(pixel_factor)
+    model.temperature_convention = "browser"
+    model.browser_info = dict(info)
+    version = info.get("version", FORMAT_VERSION)
+    model.z_tanh = bool(model.hps.conditional and version < FORMAT_VERSION)
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+
+def browser_json(model, mode: str = "gen", name: str | None = None,
+                 scale_factor: float | None = None, max_seq_len: int | None = None) -> list:
+    """The ``[info, shapes, weights]`` document for ``model`` (see :func:`export_browser_model`)."""
+    if mode not in ("gen", "vae"):
+        raise ValueError(f"mode={mode!r}: expected 'gen' or 'vae'")
+    hps = model.hps
+    cells = [("dec_model", hps.dec_model)]
+    if mode == "vae":
+        cells.append(("enc_model", hps.enc_model))
+    for key, value in cells:
+        if value != "lstm":
+            raise ValueError(f"cannot export a {key}={value!r} model to the browser format: sketch-rnn-js "
+                             "and @magenta/sketch only implement plain LSTM cells (dec_model=lstm"
+                             + (", enc_model=lstm" if mode == "vae" else "") + ")")
+    if mode == "gen" and hps.conditional:
+        raise ValueError("mode='gen' needs an unconditional (decoder-only) model; this one is conditional "
+                         "(its decoder reads z): export it with mode='vae'")
+    if mode == "vae" and not hps.conditional:
+        raise ValueError("mode='vae' needs a conditional model; this one is unconditional: use mode='gen'")
+    if scale_factor is None:
+        scale_factor = _browser_scale_factor(model)
+    info = {
+        "mode": 2 if mode == "gen" else 0,
+        "version": 5 if (mode == "vae" and getattr(model, "z_tanh", False)) else FORMAT_VERSION,
+        "max_seq_len": int(max_seq_len if max_seq_len is not None else hps.max_seq_len),
+        "name": name if name is not None else _model_name(model),
+        "scale_factor": float(scale_factor),
+    }
+    arrays = [np.asarray(v, np.float32) for v in _model_arrays(model)]
+    shapes = [list(a.shape) for a in arrays]
+    blobs = [base64.b64encode(quantize(a).tobytes()).decode("ascii") for a in arrays]
+    return [info, shapes, blobs]
+
+
+def _browser_scale_factor(model) -> float:
+    info = getattr(model, "browser_info", None)
+    if info and "scale_factor" in info:
+        return float(info["scale_factor"])
+    if getattr(model, "pixel_scale", None):
+        return float(model.pixel_scale) * float(getattr(model, "pixel_factor", DEFAULT_PIXEL_FACTOR))
+    # A model trained here: one model unit is `scale_factor` data units (pixels for QuickDraw data);
+    # the browser divides its pixels by scale_factor / pixel_factor.
+    if model.scale_factor:
+        return float(model.scale_factor) * DEFAULT_PIXEL_FACTOR
+    raise ValueError("the model has no scale factor: pass scale_factor= (pixels per model unit x 2)")
+
+
+def _model_name(model) -> str:
+    info = getattr(model, "browser_info", None)
+    if info and info.get("name"):
+        return str(info["name"])
+    data = model.hps.data_set
+    return os.path.basename(data[0]).split(".")[0] if data else "sketch_rnn"
+
+
+def export_browser_model(model, path: str | os.PathLike, mode: str | None = None, *,
+                         name: str | None = None, scale_factor: float | None = None,
+                         max_seq_len: int | None = None) -> str:
+    """Write ``model`` as a browser model file; returns the path.
+
+    Args:
+        model: an lstm :class:`SketchRNN` (``dec_model=lstm``, and ``enc_model=lstm`` for vae).
+        path: the output file (by convention ``<name>.gen.json`` or ``<name>.vae.json``).
+        mode: ``"gen"`` (unconditional model, 5 arrays) or ``"vae"`` (conditional, 17 arrays);
+            default: from the file name, else from ``hps.conditional``.
+        name, scale_factor, max_seq_len: the info fields; by default the model's own (for a model
+            trained here ``scale_factor = 2 x`` its data normalising factor, so sketch-rnn-js's
+            default pixel factor 2 maps its pixels back to data units).
+
+    Weights are clipped to +-10 and rounded to int16 (step ``10 / 32767``).
+    """
+    path = os.fspath(path)
+    if mode is None:
+        base = os.path.basename(path)
+        mode = "vae" if base.endswith(".vae.json") else "gen" if base.endswith(".gen.json") else (
+            "vae" if model.hps.conditional else "gen")
+    doc = browser_json(model, mode, name=name, scale_factor=scale_factor, max_seq_len=max_seq_len)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(doc, f, separators=(",", ":"))
+    os.replace(tmp, path)
+    return path
+
+
+def is_browser_file(path: str | os.PathLike) -> bool:
+    return os.fspath(path).lower().endswith(".json") and os.path.isfile(path)

@@ -1,0 +1,181 @@
+"""Evaluation: reference likelihoods of the shared browser models, loss forms, data files."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sketch_rnn import losses
+from sketch_rnn.evaluate import _ndjson_stroke3_private, evaluate_drawings, evaluate_model, load_drawings
+from sketch_rnn.hparams import HParams
+from sketch_rnn.interop.browser import load_browser_model
+from sketch_rnn.model import SketchRNN
+
+# pretrained/SOURCES.md: mean per-step NLL in pixel units, start [0,0,0,0,0] and [0,0,1,0,0].
+REFERENCE_NLL = {
+    "cat": (7.9442, 7.9962),
+    "pig": (7.2996, 7.4444),
+    "rabbit": (7.8176, 7.8344),
+    "face": (7.5299, 7.5523),
+    "sheep": (7.4901, 7.5247),
+    "bird": (8.0326, 8.2417),
+}
+
+
+@pytest.fixture(scope="module")
+def pretrained(shared_dir: Path) -> tuple[Path, Path]:
+    js = shared_dir / "pretrained" / "sketch_rnn_js"
+    data = shared_dir / "datasets" / "quickdraw_ndjson" / "simplified"
+    if not (js.is_dir() and data.is_dir()):
+        pytest.skip("shared browser models or simplified ndjson drawings not found")
+    return js, data
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE_NLL))
+def test_reference_likelihoods(pretrained, name):
+    js, data = pretrained
+    model = load_browser_model(js / f"{name}.gen.json")
+    result = evaluate_model(model, data / f"{name}.ndjson")
+    zeros, tf_token = REFERENCE_NLL[name]
+    assert result.n == 25
+    assert result.start_token == (0.0, 0.0, 0.0, 0.0, 0.0)
+    assert abs(result.mean_nll_pixels - zeros) < 1e-3
+    drawings, _ = load_drawings(data / f"{name}.ndjson")
+    other = evaluate_drawings(model, drawings, start_token=(0, 0, 1, 0, 0))
+    assert abs(other.mean_nll_pixels - tf_token) < 1e-3
+    # Model units differ by exactly 2 log s per offset term.
+    s = model.pixel_scale
+    np.testing.assert_allclose(result.nll_pixels - result.nll,
+                               2 * math.log(s) * result.n_rows / (result.n_rows + 1), rtol=1e-12)
+    assert result.kl == 0.0 and result.r_loss_masked < result.r_loss
+
+
+def test_ndjson_conversion_matches_private(pretrained):
+    _, data = pretrained
+    path = data / "owl.ndjson"
+    ours, _ = _ndjson_stroke3_private(str(path))
+    shared, names = load_drawings(path)
+    assert len(ours) == len(shared) == 25 and names[0].startswith("owl.ndjson:1")
+    for a, b in zip(ours, shared, strict=True):
+        np.testing.assert_array_equal(a, b)
+        assert a[0, 0] == a[0, 1] == 0 and a[-1, 2] == 1
+
+
+def _tiny(conditional: bool) -> SketchRNN:
+    hps = HParams(enc_rnn_size=6, dec_rnn_size=8, z_size=3, num_mixture=2, max_seq_len=12,
+                  conditional=conditional, use_recurrent_dropout=False)
+    tf.keras.utils.set_random_seed(0)
+    return SketchRNN(hps, scale_factor=4.0)
+
+
+def _drawings(rng, n=5):
+    out = []
+    for _ in range(n):
+        k = int(rng.integers(3, 11))
+        d = np.zeros([k, 3], np.float32)
+        d[:, :2] = rng.normal(0, 4.0, [k, 2]).round()
+        d[rng.random(k) < 0.3, 2] = 1
+        d[-1, 2] = 1
+        out.append(d)
+    return out
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_losses_match_the_training_losses(conditional):
+    """L_R in both pen forms and L_KL equal sketch_rnn.losses on the reference's padded batch."""
+    model = _tiny(conditional)
+    drawings = _drawings(np.random.default_rng(1))
+    res = evaluate_drawings(model, drawings)
+    assert res.scale == 4.0 and res.n_max == 12
+    x = np.zeros([len(drawings), 13, 5], np.float32)
+    x[:, 0] = [0, 0, 1, 0, 0]
+    x[:, 1:, 4] = 1
+    for i, d in enumerate(drawings):
+        x[i, 1 : len(d) + 1] = np.c_[d[:, :2] / 4.0, 1 - d[:, 2], d[:, 2], np.zeros(len(d))]
+    seq = np.array([len(d) for d in drawings])
+    out = model(x, seq, eps=np.zeros([len(drawings), 3], np.float32) if conditional else None)
+    for mask_pen, got in ((False, res.r_loss), (True, res.r_loss_masked)):
+        want = losses.reconstruction_loss(out["raw"], x[:, 1:], 2, mask_pen=mask_pen)
+        assert got == pytest.approx(float(want), abs=1e-5)
+    if conditional:
+        assert res.kl == pytest.approx(float(losses.kl_loss(out["mu"], out["presig"])), abs=1e-6)
+        assert res.cost == pytest.approx(res.r_loss + 0.5 * max(res.kl, 0.2))
+    else:
+        assert res.kl == 0 and res.cost == res.r_loss
+    # Per-sketch NLL from the same outputs, by hand: the exact (epsilon-free) definition.
+    p = {k: np.asarray(v, np.float64) for k, v in losses.mixture_params(out["raw"], 2).items()}
+    i, n = 0, len(drawings[0])
+    total = 0.0
+    for t in range(n + 1):
+        y = x[i, t + 1]
+        total -= math.log(p["pen"][i, t, int(np.argmax(y[2:]))])
+        if t < n:
+            s1, s2, r = p["sigma1"][i, t], p["sigma2"][i, t], p["corr"][i, t]
+            u1, u2 = (y[0] - p["mu1"][i, t]) / s1, (y[1] - p["mu2"][i, t]) / s2
+            z = u1**2 + u2**2 - 2 * r * u1 * u2
+            dens = np.exp(-z / (2 * (1 - r**2))) / (2 * math.pi * s1 * s2 * np.sqrt(1 - r**2))
+            total -= math.log(float(np.sum(p["pi"][i, t] * dens)))
+    assert res.nll[0] == pytest.approx(total / (n + 1), abs=1e-5)
+    assert res.nll_pixels[0] == pytest.approx(res.nll[0] + 2 * math.log(4.0) * n / (n + 1), abs=1e-9)
+    # Batching does not change anything.
+    small = evaluate_drawings(model, drawings, batch_size=2)
+    np.testing.assert_allclose(small.nll, res.nll, atol=1e-5)
+    assert list(res.worst(2)) == list(np.argsort(-res.nll_pixels)[:2])
+
+
+def test_long_drawings_extend_n_max():
+    model = _tiny(False)
+    drawings = _drawings(np.random.default_rng(2), 2) + [np.tile([[1.0, 0.0, 0.0]], (15, 1))]
+    res = evaluate_drawings(model, drawings)
+    assert res.n_max == 15 and np.isfinite(res.nll).all()
+
+
+def test_bad_inputs(tmp_path):
+    model = _tiny(False)
+    with pytest.raises(ValueError, match="no drawings"):
+        evaluate_drawings(model, [])
+    with pytest.raises(ValueError, match="drawing 1"):
+        evaluate_drawings(model, [np.zeros([3, 3]), np.zeros([3, 2])])
+    with pytest.raises(ValueError, match="expected an .npz"):
+        load_drawings(tmp_path / "x.txt")
+
+
+def test_npz_split_and_csv(tmp_path):
+    model = _tiny(True)
+    rng = np.random.default_rng(3)
+    path = tmp_path / "tiny.npz"
+    splits = {}
+    for k in ("train", "valid", "test"):
+        arr = np.empty(4, dtype=object)
+        arr[:] = [d.astype(np.int16) for d in _drawings(rng, 4)]
+        splits[k] = arr
+    np.savez(path, **splits)
+    res = evaluate_model(model, path, split="valid")
+    assert res.n == 4 and np.isfinite(res.nll).all()
+    csv = tmp_path / "out.csv"
+    res.write_csv(csv)
+    lines = csv.read_text().splitlines()
+    assert len(lines) == res.n + 1 and lines[0].startswith("index,name,rows,nll")
+    with pytest.raises(ValueError, match="no split 'nope'"):
+        evaluate_model(model, path, split="nope")
+    assert "L_R (masked pen)" in res.format_table()
+
+
+def test_cli(tmp_path, pretrained, capsys):
+    from sketch_rnn.cli.eval import main_args
+
+    js, data = pretrained
+    csv, svg = tmp_path / "r.csv", tmp_path / "worst.svg"
+    rc = main_args(["--model", str(js / "face.gen.json"), "--data", str(data / "face.ndjson"),
+                    "--csv", str(csv), "--worst", "3", "--worst_svg", str(svg)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "NLL per step, pixel units" in out and "7.529" in out
+    assert len(csv.read_text().splitlines()) == 26
+    assert svg.read_text().count("<path") >= 3
+    assert main_args(["--model", str(tmp_path / "none.gen.json"), "--data", str(data / "face.ndjson")]) == 2
+    assert "no such model" in capsys.readouterr().err
