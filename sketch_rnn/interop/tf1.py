@@ -175,3 +175,57 @@ def _raise_if(missing: list[str], wrong: list[str], source: str) -> None:
         if wrong:
             problems.append(f"shape mismatch {wrong[:6]}")
         raise ValueError(f"{source}: checkpoint does not match its model config: " + "; ".join(problems))
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+OUR_ONLY_HPARAMS = ("gmm_loss", "pad_to")
+
+
+def tf1_tensors(model: SketchRNN) -> dict[str, np.ndarray]:
+    """Every weight of ``model`` under its magenta checkpoint name (stacked variables unstacked)."""
+    out = {}
+    for var, names in tf1_names(model):
+        value = np.asarray(var, np.float32)
+        if isinstance(names, str):
+            out[names] = value
+        else:
+            for k, name in enumerate(names):
+                out[name] = value[k]
+    return out
+
+
+def export_tf1_checkpoint(model: SketchRNN, folder: str | os.PathLike, step: int = 0) -> str:
+    """Write ``model`` as a magenta TF1 checkpoint folder; returns the checkpoint prefix.
+
+    The folder gets ``model_config.json`` (magenta's hparam keys with values; our extra
+    ``gmm_loss`` / ``pad_to`` dropped), a ``checkpoint`` text file and ``vector-<step>.index`` /
+    ``.data-00000-of-00001`` written by TF's ``SaveV2`` (the op ``tf.compat.v1.train.Saver`` uses),
+    holding every variable under its magenta name plus the trainer's scalars ``global_step``,
+    ``Variable`` (learning rate) and ``Variable_1`` (KL weight).
+
+    Example:
+        >>> export_tf1_checkpoint(model, "out/sheep_tf1")  # doctest: +SKIP
+        'out/sheep_tf1/vector-0'
+    """
+    import json
+
+    from sketch_rnn.hparams import _atomic_write_text
+
+    folder = os.fspath(folder)
+    os.makedirs(folder, exist_ok=True)
+    hps = model.hps
+    tensors = {name: tf.constant(v) for name, v in tf1_tensors(model).items()}
+    tensors[f"{SCOPE}/global_step"] = tf.constant(int(step), tf.int32)
+    tensors[f"{SCOPE}/Variable"] = tf.constant(float(hps.learning_rate), tf.float32)
+    tensors[f"{SCOPE}/Variable_1"] = tf.constant(float(hps.kl_weight), tf.float32)
+    names = sorted(tensors)
+    basename = f"vector-{int(step)}"
+    prefix = os.path.join(folder, basename)
+    tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[""] * len(names),
+                      tensors=[tensors[n] for n in names])
+    config = {k: v for k, v in hps.values().items() if k not in OUR_ONLY_HPARAMS}
+    _atomic_write_text(os.path.join(folder, CONFIG_FILE), json.dumps(config, indent=1) + "\n")
+    _atomic_write_text(os.path.join(folder, "checkpoint"),
+                       f'model_checkpoint_path: "{basename}"\nall_model_checkpoint_paths: "{basename}"\n')
+    return prefix
