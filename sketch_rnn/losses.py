@@ -78,12 +78,16 @@ def offset_nll(raw: tf.Tensor, dx: tf.Tensor, dy: tf.Tensor, num_mixture: int,
     a = tf.abs(r["corr_raw"])
     log_one_minus_rho2 = math.log(4.0) - 2.0 * a - 2.0 * tf.nn.softplus(-2.0 * a)
     rho = tf.tanh(r["corr_raw"])
-    u1 = (dx - r["mu1"]) * tf.exp(-r["log_sigma1"])
-    u2 = (dy - r["mu2"]) * tf.exp(-r["log_sigma2"])
-    z = tf.square(u1) + tf.square(u2) - 2.0 * rho * u1 * u2
-    # 1/(1-rho^2) capped where it would overflow float32; there the density is 0 anyway.
-    inv = tf.exp(tf.minimum(-log_one_minus_rho2, 80.0))
-    log_dens = (-0.5 * z * inv - LOG_2PI - r["log_sigma1"] - r["log_sigma2"]
+    # Standardised offsets, bounded: past 1e6 sigmas the density is exactly 0 in float32 anyway,
+    # and the bound keeps squares (and their gradients) finite when sigma underflows.
+    bound = 1e6
+    u1 = tf.clip_by_value((dx - r["mu1"]) * tf.exp(-r["log_sigma1"]), -bound, bound)
+    u2 = tf.clip_by_value((dy - r["mu2"]) * tf.exp(-r["log_sigma2"]), -bound, bound)
+    # Z / (1 - rho^2) written as a sum of non-negative terms, so no inf - inf can arise;
+    # 1/(1 - rho^2) is capped where it would overflow (|corr_raw| > 20, where tanh is 1 in float32).
+    inv = tf.exp(tf.minimum(-log_one_minus_rho2, 40.0))
+    mahalanobis = tf.square(u1 - rho * u2) * inv + tf.square(u2)
+    log_dens = (-0.5 * mahalanobis - LOG_2PI - r["log_sigma1"] - r["log_sigma2"]
                 - 0.5 * log_one_minus_rho2)
     log_pi = tf.nn.log_softmax(r["pi_logits"])
     terms = tf.concat([log_pi + log_dens, tf.fill(tf.shape(log_pi[..., :1]), math.log(EPSILON))],

@@ -36,12 +36,19 @@ class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
         0.000505
     """
 
-    def __init__(self, hps: HParams):
-        self.lr0, self.lr_min, self.decay = hps.learning_rate, hps.min_learning_rate, hps.decay_rate
+    def __init__(self, hps: HParams | None = None, *, learning_rate: float | None = None,
+                 min_learning_rate: float | None = None, decay_rate: float | None = None):
+        hps = hps or HParams()
+        self.lr0 = hps.learning_rate if learning_rate is None else learning_rate
+        self.lr_min = hps.min_learning_rate if min_learning_rate is None else min_learning_rate
+        self.decay = hps.decay_rate if decay_rate is None else decay_rate
 
     def __call__(self, step):
-        step = tf.cast(step, tf.float32)
-        return (self.lr0 - self.lr_min) * tf.pow(self.decay, step) + self.lr_min
+        # The power in float64: float32(0.9999) alone is off by 1.7e-8, which compounds to a
+        # 4e-4 relative error in the rate by step 46,000.
+        step = tf.cast(step, tf.float64)
+        rate = (self.lr0 - self.lr_min) * tf.pow(tf.constant(self.decay, tf.float64), step) + self.lr_min
+        return tf.cast(rate, tf.float32)
 
     def get_config(self):
         return {"learning_rate": self.lr0, "min_learning_rate": self.lr_min,
