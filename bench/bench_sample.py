@@ -57,7 +57,14 @@ def run_ours(
     Run it in a fresh subprocess (``_measure.run_ours_script("ours/sample_speed.py", [...])``)
     so that memory is measured like the reference's.
     """
-    raise NotImplementedError("filled in by the model author")
+    ours_args = [
+        "--enc_model", enc_model, "--dec_model", dec_model, "--steps", str(steps),
+        "--batch", str(batch), "--repeats", str(repeats), "--warmup", str(max(warmup, 1)),
+        "--temperature", str(temperature), "--data_dir", data_dir,
+    ]  # fmt: skip
+    if hparams:
+        ours_args += ["--hparams", hparams]
+    return _measure.run_ours_script("ours/sample_speed.py", ours_args, timeout=1800)
 
 
 def main(argv=None) -> int:

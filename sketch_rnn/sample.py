@@ -12,7 +12,12 @@ Temperature conventions (``convention=``):
   softmaxes use a separate temperature, ``pdf_temperature`` (default ``0.5 + 0.5 tau``).
 
 ``greedy=True`` takes the most likely component and pen state and the component's mean, as the
-reference's ``greedy_mode``. Results are reproducible for a given ``seed``.
+reference's ``greedy_mode``. Results are reproducible for a given ``seed`` (and batch size: small
+batches run XLA-compiled, see ``JIT_MAX_BATCH``). A model's ``start_token`` and
+``temperature_convention`` attributes (set by the browser-model loaders) are the defaults.
+
+``complete(model, prefix, n)`` primes the decoder with the start of a drawing (stroke-3, model or
+pixel units) and continues it ``n`` ways in one batched call.
 
 Example:
     >>> from sketch_rnn.hparams import HParams
@@ -51,9 +56,9 @@ class SampleResult(NamedTuple):
 
 
 def sample(model: SketchRNN, n: int = 1, *, z=None, temperature: float = 1.0,
-           greedy: bool = False, convention: str = "reference", pdf_temperature: float | None = None,
+           greedy: bool = False, convention: str | None = None, pdf_temperature: float | None = None,
            max_len: int | None = None, seed: int | None = None, early_stop: bool = True,
-           return_raw: bool = False, start_token=START_TOKEN):
+           return_raw: bool = False, start_token=None):
     """Draw ``n`` sketches; returns a list of stroke-3 arrays (model units).
 
     Args:
@@ -62,15 +67,16 @@ def sample(model: SketchRNN, n: int = 1, *, z=None, temperature: float = 1.0,
         z: latent codes ``[n, z_size]`` for a conditional model; ``None`` draws ``z ~ N(0, I)``.
         temperature: ``tau > 0``; see the module docstring for the two conventions.
         greedy: argmax component and pen state, offsets at the component mean.
-        convention: ``"reference"`` or ``"browser"``.
+        convention: ``"reference"`` or ``"browser"``; ``None`` (default) takes the model's
+            ``temperature_convention`` attribute, else ``"reference"``.
         pdf_temperature: softmax temperature for the browser convention (default ``0.5 + 0.5 tau``).
         max_len: most steps to run (default ``hps.max_seq_len``).
         seed: makes the draw reproducible.
         early_stop: stop once every sketch has ended (``False`` runs all ``max_len`` steps and
             keeps feeding rows after the end, as the reference does).
         return_raw: also return the :class:`SampleResult` (stroke-5 rows and decoder outputs).
-        start_token: the first input row; magenta TF models use ``(0,0,1,0,0)``, browser models
-            ``(0,0,0,0,0)``.
+        start_token: the first input row; ``None`` (default) takes the model's ``start_token``
+            attribute, else ``(0,0,1,0,0)`` (magenta TF models; browser models use ``(0,0,0,0,0)``).
     """
     result = sample_strokes5(model, n, z=z, temperature=temperature, greedy=greedy,
                              convention=convention, pdf_temperature=pdf_temperature, max_len=max_len,
@@ -81,12 +87,21 @@ def sample(model: SketchRNN, n: int = 1, *, z=None, temperature: float = 1.0,
 
 
 def sample_strokes5(model: SketchRNN, n: int = 1, *, z=None, temperature: float = 1.0,
-                    greedy: bool = False, convention: str = "reference",
+                    greedy: bool = False, convention: str | None = None,
                     pdf_temperature: float | None = None, max_len: int | None = None,
                     seed: int | None = None, early_stop: bool = True,
-                    start_token=START_TOKEN, initial_state=None) -> SampleResult:
-    """Like :func:`sample` but returns the raw stroke-5 rows, lengths and decoder outputs."""
+                    start_token=None, initial_state=None, start_rows=None,
+                    jit_compile: bool | None = None) -> SampleResult:
+    """Like :func:`sample` but returns the raw stroke-5 rows, lengths and decoder outputs.
+
+    ``initial_state`` (flat ``[n, state_size]``) and ``start_rows`` (``[n, 5]``, the first input
+    of each sketch, overriding ``start_token``) continue a primed decoder, as :func:`complete`
+    does. ``jit_compile``: run the loop XLA-compiled (``None``: for batches under
+    ``JIT_MAX_BATCH``; one compile per batch size and buffer size, a few seconds).
+    """
     hps = model.hps
+    convention = model_convention(model) if convention is None else convention
+    start_token = model_start_token(model) if start_token is None else start_token
     if convention not in CONVENTIONS:
         raise ValueError(f"convention={convention!r}: expected one of {CONVENTIONS}")
     if not greedy and not temperature > 0:
@@ -109,6 +124,8 @@ def sample_strokes5(model: SketchRNN, n: int = 1, *, z=None, temperature: float 
             z = z[None]
         if z.ndim != 2 or z.shape[1] != hps.z_size:
             raise ValueError(f"z has shape {z.shape}: expected [n, {hps.z_size}] for this model")
+        if not np.isfinite(z).all():
+            raise ValueError("z contains NaN or infinite values")
         n = z.shape[0]
         z_t = tf.constant(z)
     else:
@@ -117,16 +134,180 @@ def sample_strokes5(model: SketchRNN, n: int = 1, *, z=None, temperature: float 
         z_t = tf.zeros([n, 0])
     if n <= 0:
         raise ValueError(f"n={n}: must be > 0")
-    state = model.initial_state(z_t if hps.conditional else None, n) if initial_state is None \
-        else tf.convert_to_tensor(initial_state, tf.float32)
-    start = np.broadcast_to(np.asarray(start_token, np.float32), (n, 5))
-    fn = _compiled_loop(model, bool(greedy))
+    if initial_state is None:
+        state = model.initial_state(z_t if hps.conditional else None, n)
+    else:
+        state = tf.convert_to_tensor(initial_state, tf.float32)
+        if tuple(state.shape) != (n, model.decoder.state_size):
+            raise ValueError(f"initial_state has shape {tuple(state.shape)}: expected "
+                             f"[{n}, {model.decoder.state_size}]")
+    if start_rows is None:
+        start = np.broadcast_to(np.asarray(start_token, np.float32), (n, 5))
+    else:
+        start = np.asarray(start_rows, np.float32)
+        if start.ndim == 1:
+            start = np.broadcast_to(start, (n, 5))
+        if start.shape != (n, 5):
+            raise ValueError(f"start_rows has shape {start.shape}: expected [{n}, 5]")
+    jit = _use_jit(n, jit_compile)
+    fn = _compiled_loop(model, bool(greedy), _buffer_len(max_len) if jit else None, jit)
     strokes, lengths, raw = fn(
         tf.constant(start), z_t, state, tf.constant(max_len), tf.constant(pdf_temperature, tf.float32),
         tf.constant(sigma_scale, tf.float32), tf.constant(early_stop),
         tf.constant([seed % (2**31), seed // (2**31) % (2**31)], tf.int64),
     )
-    return SampleResult(strokes.numpy(), lengths.numpy(), raw.numpy())
+    lengths = lengths.numpy()
+    # The XLA loop has a static buffer; the steps run are max_len without early stopping, else up
+    # to the last sketch's end.
+    steps = max_len if not early_stop else int(lengths.max())
+    return SampleResult(strokes.numpy()[:, :steps], lengths, raw.numpy()[:, :steps])
+
+
+def complete(model: SketchRNN, prefix, n: int = 1, *, units: str = "model", temperature: float = 1.0,
+             seed: int | None = None, z=None, max_len: int | None = None, greedy: bool = False,
+             convention: str | None = None, pdf_temperature: float | None = None,
+             start_token=None, early_stop: bool = True, return_raw: bool = False):
+    """Continue the start of a drawing ``n`` ways in one batched call (the browser demos' trick).
+
+    The decoder is primed by running it, in one compiled pass, over the start token and the
+    prefix rows (stroke-5, ``[dx, dy, 1-lift, lift, 0]``) but the last; the sampling loop then
+    starts from that state with the last prefix row as its first input, for all ``n`` alternatives
+    at once.
+
+    Args:
+        model: a :class:`SketchRNN`.
+        prefix: the start of a drawing, stroke-3 ``[L, 3]`` (``L >= 1``, finite values).
+        n: number of alternatives (ignored when ``z`` has one row per alternative).
+        units: ``"model"`` (normalised offsets, as the model sees them) or ``"pixels"`` (data
+            units: divided by the model's ``scale_factor``, or ``pixel_scale`` for browser
+            models, before priming; the continuation is scaled back).
+        temperature, greedy, convention, pdf_temperature, start_token, seed: as in :func:`sample`.
+        z: for a conditional model, ``[z_size]`` (shared by all alternatives) or ``[n, z_size]``;
+            ``None`` draws one ``z ~ N(0, I)`` per alternative.
+        max_len: most new points per alternative (default ``max_seq_len`` minus the prefix
+            length, at least 1); sampling stops there even if no end-of-sketch was drawn.
+        early_stop: stop as soon as every alternative has ended.
+        return_raw: also return the :class:`SampleResult` of the continuation.
+
+    Returns:
+        ``n`` stroke-3 arrays, each the prefix exactly as given (float32) followed by its
+        continuation, in the units of ``prefix``.
+
+    Example:
+        >>> from sketch_rnn.hparams import HParams
+        >>> from sketch_rnn.model import SketchRNN
+        >>> model = SketchRNN(HParams(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2))
+        >>> prefix = np.array([[1.0, 0.0, 0], [0.0, 1.0, 1]])
+        >>> out = complete(model, prefix, n=3, temperature=0.5, seed=0, max_len=10)
+        >>> len(out), bool(all((o[:2] == prefix).all() for o in out))
+        (3, True)
+    """
+    hps = model.hps
+    prefix3 = _check_prefix(prefix)
+    factor = _unit_factor(model, units)
+    if not greedy and not temperature > 0:
+        raise ValueError(f"temperature={temperature}: must be > 0")
+    if n is None or int(n) <= 0:
+        raise ValueError(f"n={n}: must be > 0")
+    n = int(n)
+    rng = np.random.default_rng(seed)
+    if hps.conditional:
+        if z is None:
+            z = rng.standard_normal((n, hps.z_size)).astype(np.float32)
+        z = np.asarray(z, np.float32)
+        if z.ndim == 1:
+            z = z[None]
+        if z.ndim != 2 or z.shape[1] != hps.z_size:
+            raise ValueError(f"z has shape {z.shape}: expected [{hps.z_size}] or [n, {hps.z_size}]")
+        if not np.isfinite(z).all():
+            raise ValueError("z contains NaN or infinite values")
+        if z.shape[0] == 1:
+            z = np.repeat(z, n, axis=0)
+        n = z.shape[0]
+        z_t = tf.constant(z)
+    else:
+        if z is not None:
+            raise ValueError("this model is unconditional: it takes no z")
+        z_t = None
+    if max_len is None:
+        max_len = max(hps.max_seq_len - len(prefix3), 1)
+    start_token = model_start_token(model) if start_token is None else start_token
+    rows = np.zeros((len(prefix3), 5), np.float32)
+    rows[:, :2] = prefix3[:, :2] / factor
+    rows[:, 3] = prefix3[:, 2] > 0
+    rows[:, 2] = 1.0 - rows[:, 3]
+    inputs = np.concatenate([np.asarray(start_token, np.float32)[None], rows[:-1]])
+    inputs = np.broadcast_to(inputs[None], (n,) + inputs.shape)
+    state = _compiled_primer(model)(tf.constant(inputs), z_t)
+    result = sample_strokes5(
+        model, n, z=z, temperature=temperature, greedy=greedy, convention=convention,
+        pdf_temperature=pdf_temperature, max_len=max_len, seed=seed, early_stop=early_stop,
+        initial_state=state, start_rows=rows[-1],
+    )
+    out = []
+    for s, length in zip(result.strokes5, result.lengths, strict=True):
+        cont = stroke5_rows_to_stroke3(s[:length])
+        cont[:, :2] *= factor
+        out.append(np.concatenate([prefix3, cont]))
+    return (out, result) if return_raw else out
+
+
+def _check_prefix(prefix) -> np.ndarray:
+    try:
+        arr = np.asarray(prefix, np.float32)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"prefix: not a numeric stroke-3 array ({e})") from None
+    if arr.ndim != 2 or arr.shape[1] != 3:
+        raise ValueError(f"prefix: expected a stroke-3 array [L, 3], got shape {arr.shape}")
+    if len(arr) == 0:
+        raise ValueError("prefix: empty drawing (at least one point is needed to prime the decoder)")
+    if not np.isfinite(arr).all():
+        raise ValueError("prefix: contains NaN or infinite values")
+    if not np.isin(arr[:, 2], (0.0, 1.0)).all():
+        raise ValueError("prefix: the pen-lift column must hold 0 or 1")
+    return arr
+
+
+def pixel_scale(model) -> float:
+    """Data units per model unit: ``model.scale_factor``, else ``model.pixel_scale`` (browser models)."""
+    factor = getattr(model, "scale_factor", None) or getattr(model, "pixel_scale", None)
+    if factor is None:
+        raise ValueError("units='pixels': this model has no scale_factor / pixel_scale "
+                         "(pass the drawing in model units)")
+    factor = float(factor)
+    if not (np.isfinite(factor) and factor > 0):
+        raise ValueError(f"the model's scale factor {factor} is not a positive number")
+    return factor
+
+
+def _unit_factor(model, units: str) -> float:
+    if units == "model":
+        return 1.0
+    if units in ("pixels", "pixel", "data"):
+        return pixel_scale(model)
+    raise ValueError(f"units={units!r}: expected 'model' or 'pixels'")
+
+
+def _compiled_primer(model: SketchRNN):
+    """``model.decode`` over the priming rows, compiled once; returns the final flat state."""
+    cache = model.__dict__.setdefault("_sketch_rnn_samplers", {})
+    if "prime" not in cache:
+        def prime(inputs, z):
+            state = model.initial_state(z, tf.shape(inputs)[0])
+            return model.decode(inputs, z, state)[1]
+
+        cache["prime"] = tf.function(prime, reduce_retracing=True)
+    return cache["prime"]
+
+
+def model_start_token(model) -> tuple[float, ...]:
+    """The model's first input row: its ``start_token`` attribute, else :data:`START_TOKEN`."""
+    return tuple(getattr(model, "start_token", None) or START_TOKEN)
+
+
+def model_convention(model) -> str:
+    """The model's temperature convention: its ``temperature_convention`` attribute, else ``"reference"``."""
+    return getattr(model, "temperature_convention", None) or "reference"
 
 
 def stroke5_rows_to_stroke3(rows: np.ndarray) -> np.ndarray:
@@ -137,19 +318,44 @@ def stroke5_rows_to_stroke3(rows: np.ndarray) -> np.ndarray:
     return np.stack([rows[:, 0], rows[:, 1], rows[:, 3]], axis=1).astype(np.float32)
 
 
-def _compiled_loop(model: SketchRNN, greedy: bool):
+# XLA-compiling the loop removes most of the per-step overhead of a graph-mode while_loop (one
+# kernel launch per op; the loop body is a few small ops), which dominates for small batches. For
+# large batches the matmuls dominate and TensorFlow's own (multi-threaded) kernels are as fast, with
+# no compile per batch size. ``None``: XLA below ``JIT_MAX_BATCH`` sketches.
+JIT_COMPILE: bool | None = None
+JIT_MAX_BATCH = 32
+
+
+def _use_jit(n: int, jit_compile: bool | None) -> bool:
+    choice = JIT_COMPILE if jit_compile is None else jit_compile
+    return n < JIT_MAX_BATCH if choice is None else bool(choice)
+
+
+def _buffer_len(max_len: int) -> int:
+    """Static output buffer size for ``max_len`` steps: a few sizes only, so few compiles."""
+    return max(64, 1 << (int(max_len) - 1).bit_length())
+
+
+def _compiled_loop(model: SketchRNN, greedy: bool, buffer_len: int | None = None, jit: bool = False):
+    """One compiled loop per (greedy, buffer size, XLA or not); XLA needs a static buffer size."""
     cache = model.__dict__.setdefault("_sketch_rnn_samplers", {})
-    if greedy not in cache:
-        cache[greedy] = tf.function(
-            lambda *a: _loop(model, greedy, *a), reduce_retracing=True
+    key = (greedy, buffer_len if jit else None, jit)
+    if key not in cache:
+        cache[key] = tf.function(
+            lambda *a: _loop(model, greedy, *a, buffer_len=buffer_len if jit else None),
+            reduce_retracing=True, jit_compile=jit,
         )
-    return cache[greedy]
+    return cache[key]
 
 
-def _loop(model, greedy, start, z, state, max_len, pdf_temp, sigma_scale, early_stop, seed):
+def _loop(model, greedy, start, z, state, max_len, pdf_temp, sigma_scale, early_stop, seed,
+          buffer_len=None):
+    """The sampling loop. Outputs have as many rows as steps run, or ``buffer_len`` rows when it
+    is given (static shapes for XLA; the rows after the last step run are then zeros)."""
     hps, cell = model.hps, model.decoder
     m = hps.num_mixture
     n = tf.shape(start)[0]
+    static = buffer_len is not None
     zproj = model.decoder.project(z, slice(5, None)) if hps.conditional else None
     weights = cell.loop_params()
     w_in = tf.convert_to_tensor(cell.W_xh)[:5]
@@ -183,35 +389,44 @@ def _loop(model, greedy, start, z, state, max_len, pdf_temp, sigma_scale, early_
         row = tf.concat([tf.stack([dx, dy], axis=1), tf.one_hot(pen_idx, 3)], axis=1)
         # Rows after a sketch's end are padding in the output; with early_stop off the loop keeps
         # feeding the model's own rows back, as the reference does.
-        out_row = tf.where(done[:, None], tf.constant([[0.0, 0, 0, 0, 1]]), row)
+        out_row = tf.where(done[:, None] & early_stop, tf.constant([[0.0, 0, 0, 0, 1]]), row)
         lengths = tf.where(done, lengths, t + 1)
         done = done | tf.equal(pen_idx, 2)
-        return (t + 1, row, s, done, lengths, rows_ta.write(t, out_row if early_stop else row),
-                raw_ta.write(t, raw))
+        return t + 1, row, s, done, lengths, rows_ta.write(t, out_row), raw_ta.write(t, raw)
 
     def cond(t, prev, s, done, *_):
         return (t < max_len) & ~(early_stop & tf.reduce_all(done))
 
+    def array(width):
+        if static:
+            return tf.TensorArray(tf.float32, size=buffer_len, element_shape=tf.TensorShape([None, width]))
+        return tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+
+    n_out = 3 + 6 * m
     init = (tf.constant(0), start, cell.split_state(state), tf.zeros([n], tf.bool),
-            tf.zeros([n], tf.int32), tf.TensorArray(tf.float32, size=0, dynamic_size=True),
-            tf.TensorArray(tf.float32, size=0, dynamic_size=True))
-    _, _, _, _, lengths, rows_ta, raw_ta = tf.while_loop(cond, body, init)
+            tf.zeros([n], tf.int32), array(5), array(n_out))
+    _, _, _, _, lengths, rows_ta, raw_ta = tf.while_loop(
+        cond, body, init, maximum_iterations=buffer_len)
     rows = tf.transpose(rows_ta.stack(), [1, 0, 2])
     raw = tf.transpose(raw_ta.stack(), [1, 0, 2])
     return rows, lengths, raw
 
 
 def _categorical(logits, seed):
-    return tf.cast(tf.random.stateless_categorical(logits, 1, seed)[:, 0], tf.int32)
+    """One draw per row from ``softmax(logits)``, by the Gumbel-max trick (``argmax(logits + G)``,
+    ``G = -log(-log U)``): exact, and unlike ``stateless_categorical`` it compiles with XLA."""
+    u = tf.random.stateless_uniform(tf.shape(logits), seed, minval=np.finfo(np.float32).tiny, maxval=1.0)
+    return tf.argmax(logits - tf.math.log(-tf.math.log(u)), axis=-1, output_type=tf.int32)
 
 
 def encode(model: SketchRNN, drawings, *, sample_z: bool = False, seed: int | None = None,
-           batch_size: int = 100) -> np.ndarray:
+           batch_size: int = 100, jit_compile: bool | None = None) -> np.ndarray:
     """Latent codes ``[n, z_size]`` of stroke-3 drawings in model units (normalised offsets).
 
     Returns ``mu`` by default, or ``z = mu + sigma * eps`` with ``sample_z`` (what the reference
     notebook's ``encode`` returns). Drawings are processed ``batch_size`` at a time, each batch
-    padded only to its own longest drawing (the encoder stops at each length anyway).
+    padded only to its own longest drawing (the encoder stops at each length anyway); with XLA
+    (``jit_compile``, on by default) to a power of two at least 64, so that few sizes compile.
 
     Example:
         >>> from sketch_rnn.hparams import HParams
@@ -232,13 +447,14 @@ def encode(model: SketchRNN, drawings, *, sample_z: bool = False, seed: int | No
             raise ValueError(f"drawing {i}: contains NaN or infinite values")
     if not drawings:
         raise ValueError("encode: no drawings given")
-    fn = _compiled_encoder(model)
+    jit = (JIT_COMPILE is not False) if jit_compile is None else bool(jit_compile)
+    fn = _compiled_encoder(model, jit)
     rng = np.random.default_rng(seed)
     out = []
     for start in range(0, len(drawings), batch_size):
         chunk = drawings[start : start + batch_size]
         lengths = np.array([len(d) for d in chunk], np.int32)
-        x = pad_batch(chunk, int(lengths.max()))
+        x = pad_batch(chunk, _buffer_len(lengths.max()) if jit else int(lengths.max()))
         mu, presig = fn(tf.constant(x), tf.constant(lengths))
         mu, presig = mu.numpy(), presig.numpy()
         if sample_z:
@@ -260,8 +476,23 @@ def decode(model: SketchRNN, z, **kwargs) -> list[np.ndarray]:
     return sample(model, z=z, **kwargs)
 
 
-def _compiled_encoder(model: SketchRNN):
+def _compiled_encoder(model: SketchRNN, jit: bool = True):
+    """The encoder, compiled; with XLA it loops over the padded length (a few bucket sizes)."""
     cache = model.__dict__.setdefault("_sketch_rnn_samplers", {})
-    if "encode" not in cache:
-        cache["encode"] = tf.function(lambda x, n: model.encode(x, n), reduce_retracing=True)
-    return cache["encode"]
+    key = ("encode", jit)
+    if key not in cache:
+        def enc(x, n):
+            # Read while tracing: XLA needs a static trip count; inference needs no hand-written
+            # backward pass (``fused``), the plain loop compiles with XLA.
+            saved = {k: getattr(model, k) for k in ("static_loops", "fused") if hasattr(model, k)}
+            model.static_loops = jit
+            if jit and "fused" in saved:
+                model.fused = False
+            try:
+                return model.encode(x, n)
+            finally:
+                for k, v in saved.items():
+                    setattr(model, k, v)
+
+        cache[key] = tf.function(enc, reduce_retracing=not jit, jit_compile=jit)
+    return cache[key]

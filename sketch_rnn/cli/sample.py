@@ -1,0 +1,97 @@
+"""``sketch_rnn_sample``: draw sketches from a trained model into an SVG grid.
+
+    sketch_rnn_sample --log_root=checkpoints/aaron_sheep --num=16 --temperature=0.4 --out=sheep.svg
+    sketch_rnn_sample --log_root=DIR --complete=start.npy --units=pixels --num=8 --out=done.svg
+
+A thin wrapper over :func:`sketch_rnn.sample.sample` / :func:`sketch_rnn.sample.complete`:
+``--log_root`` is a ``sketch_rnn`` model folder or a magenta TF1 checkpoint folder;
+``--complete`` names a stroke-3 drawing (``.npy`` array ``[L, 3]`` or ``.json`` list of
+``[dx, dy, pen_lift]``) to continue ``--num`` ways. Drawings are laid out on a grid
+(:func:`sketch_rnn.draw.grid_svg`); ``--npy_out`` also saves them (stroke-3, model or prefix units).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+from absl import app, flags
+
+from sketch_rnn.cli._common import setup_logging
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("log_root", None, "Model folder (sketch_rnn or magenta TF1 checkpoint).")
+flags.DEFINE_integer("num", 16, "Number of sketches (alternatives with --complete).")
+flags.DEFINE_float("temperature", 0.4, "Sampling temperature (> 0).")
+flags.DEFINE_string("out", "samples.svg", "Output SVG file.")
+flags.DEFINE_string("complete", None, "Stroke-3 drawing to continue (.npy or .json).")
+flags.DEFINE_enum("units", "model", ["model", "pixels"],
+                  "Units of the --complete drawing (pixels: divided by the model's scale factor).")
+flags.DEFINE_integer("seed", None, "Seed (reproducible draws).")
+flags.DEFINE_boolean("greedy", False, "Most likely component, pen state and mean offsets.")
+flags.DEFINE_enum("convention", None, ["reference", "browser"],
+                  "Temperature convention (default: the model's, else reference).")
+flags.DEFINE_integer("max_len", None, "Most points per sketch (default: the model's max_seq_len).")
+flags.DEFINE_float("factor", 0.2, "SVG scale: coordinates are divided by it.")
+flags.DEFINE_integer("ncols", None, "Grid columns (default: about sqrt(num)).")
+flags.DEFINE_string("npy_out", None, "Also save the drawings as a .npy object array.")
+
+
+def read_strokes(path: str) -> np.ndarray:
+    """A stroke-3 drawing from ``.npy`` (array ``[L, 3]``) or ``.json`` (list of rows)."""
+    if path.endswith(".npy"):
+        arr = np.load(path, allow_pickle=False)
+    elif path.endswith(".json"):
+        with open(path, encoding="utf-8") as f:
+            arr = np.asarray(json.load(f), dtype=np.float32)
+    else:
+        raise ValueError(f"--complete={path}: expected a .npy or .json stroke-3 file")
+    return arr
+
+
+def main(argv) -> int:
+    del argv
+    if not FLAGS.log_root:
+        raise app.UsageError("--log_root is required")
+    if not FLAGS.out.lower().endswith(".svg"):
+        raise app.UsageError(f"--out={FLAGS.out}: only .svg output is supported")
+    if FLAGS.num <= 0:
+        raise app.UsageError(f"--num={FLAGS.num}: must be > 0")
+    if not FLAGS.greedy and not FLAGS.temperature > 0:
+        raise app.UsageError(f"--temperature={FLAGS.temperature}: must be > 0")
+    from sketch_rnn.checkpoint import load_model
+    from sketch_rnn.draw import grid_svg, save_svg
+    from sketch_rnn.sample import complete, sample
+    try:
+        model = load_model(FLAGS.log_root)
+        kw = dict(temperature=FLAGS.temperature, seed=FLAGS.seed, greedy=FLAGS.greedy,
+                  convention=FLAGS.convention, max_len=FLAGS.max_len)
+        if FLAGS.complete:
+            prefix = read_strokes(FLAGS.complete)
+            drawings = complete(model, prefix, n=FLAGS.num, units=FLAGS.units, **kw)
+        else:
+            drawings = sample(model, FLAGS.num, **kw)
+    except (OSError, ValueError) as e:
+        print(f"sketch_rnn_sample: error: {e}", file=sys.stderr)
+        return 2
+    save_svg(grid_svg(drawings, ncols=FLAGS.ncols, factor=FLAGS.factor), FLAGS.out)
+    if FLAGS.npy_out:
+        arr = np.empty(len(drawings), dtype=object)
+        arr[:] = drawings
+        np.save(FLAGS.npy_out, arr, allow_pickle=True)
+    what = "completions" if FLAGS.complete else "sketches"
+    print(f"{len(drawings)} {what} in {os.path.abspath(FLAGS.out)}", file=sys.stderr)
+    return 0
+
+
+def run():
+    """Console-script entry point."""
+    setup_logging()
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
