@@ -18,6 +18,8 @@ formats lives in ``sketch_rnn.interop`` and dataset building in ``sketch_rnn.dat
 from sketch_rnn.checkpoint import load_model, save_model
 from sketch_rnn.data import DataLoader, load_dataset, load_npz
 from sketch_rnn.draw import draw_svg, grid_svg, save_svg
+from sketch_rnn.evaluation import evaluate_drawings
+from sketch_rnn.evaluation import evaluate_model as evaluate
 from sketch_rnn.hparams import HParams, get_default_hparams
 from sketch_rnn.losses import kl_loss, mixture_params, reconstruction_loss
 from sketch_rnn.model import SketchRNN
@@ -32,13 +34,14 @@ from sketch_rnn.strokes import (
     to_stroke3,
     to_stroke5,
 )
-from sketch_rnn.train import Trainer, evaluate
+from sketch_rnn.train import Trainer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DataLoader", "HParams", "SketchRNN", "Trainer", "augment_strokes", "decode", "draw_svg",
-    "encode", "evaluate", "get_default_hparams", "grid_svg", "kl_loss", "kl_weight", "learning_rate",
-    "lerp", "load_dataset", "load_model", "load_npz", "mixture_params", "pad_batch", "random_scale",
-    "reconstruction_loss", "sample", "save_model", "save_svg", "slerp", "to_stroke3", "to_stroke5",
+    "encode", "evaluate", "evaluate_drawings", "get_default_hparams", "grid_svg", "kl_loss",
+    "kl_weight", "learning_rate", "lerp", "load_dataset", "load_model", "load_npz",
+    "mixture_params", "pad_batch", "random_scale", "reconstruction_loss", "sample", "save_model",
+    "save_svg", "slerp", "to_stroke3", "to_stroke5",
 ]

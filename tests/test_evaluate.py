@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from sketch_rnn import losses
-from sketch_rnn.evaluate import _ndjson_stroke3_private, evaluate_drawings, evaluate_model, load_drawings
+from sketch_rnn.evaluation import _ndjson_stroke3_private, evaluate_drawings, evaluate_model, load_drawings
 from sketch_rnn.hparams import HParams
 from sketch_rnn.interop.browser import load_browser_model
 from sketch_rnn.model import SketchRNN

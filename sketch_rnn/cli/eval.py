@@ -6,7 +6,7 @@
 ``--model`` is anything :func:`sketch_rnn.checkpoint.load_model` reads (a ``sketch_rnn`` folder, a
 magenta TF1 checkpoint, a browser ``*.gen.json`` / ``*.vae.json``). Prints a table of L_R (both
 pen-loss forms), L_KL and the per-step NLL in model and pixel units (see
-:mod:`sketch_rnn.evaluate`); ``--csv`` writes one row per drawing; ``--worst`` lists the
+:mod:`sketch_rnn.evaluation`); ``--csv`` writes one row per drawing; ``--worst`` lists the
 highest-NLL drawings (outliers) and ``--worst_svg`` draws them on a grid.
 """
 
@@ -39,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
 def main_args(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from sketch_rnn.checkpoint import load_model
-    from sketch_rnn.evaluate import evaluate_drawings, load_drawings
+    from sketch_rnn.evaluation import evaluate_drawings, load_drawings
 
     try:
         model = load_model(args.model)

@@ -36,8 +36,6 @@ import dataclasses
 import json
 import math
 import os
-import sys
-import types
 from collections.abc import Sequence
 
 import numpy as np
@@ -349,17 +347,3 @@ def evaluate_model(model, data: str | os.PathLike, split: str = "test", **kw) ->
         model = load_model(model)
     drawings, _ = load_drawings(data, split)
     return evaluate_drawings(model, drawings, **kw)
-
-
-class _CallableModule(types.ModuleType):
-    """``sketch_rnn.evaluate`` is also the training-time ``evaluate`` function (``sketch_rnn.train``);
-    importing this module rebinds that package attribute to the module, so calling the module keeps
-    ``sketch_rnn.evaluate(model, loader, kl_weight)`` working."""
-
-    def __call__(self, *args, **kwargs):
-        from sketch_rnn.train import evaluate
-
-        return evaluate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
