@@ -171,7 +171,7 @@ BAD_LINES = [
 @pytest.mark.parametrize("workers", [1, 2])
 def test_malformed_lines_are_skipped_with_line_numbers(tmp_path, workers):
     f = write_lines(tmp_path / "bad.ndjson", BAD_LINES)
-    sketches, _, report = convert_quickdraw(f, kind="simplified", workers=workers, chunk_size=4)
+    sketches, _, report = convert_quickdraw(f, kind="simplified", workers=workers, chunk_bytes=200)
     assert len(sketches) == report.converted == 2
     assert sketches[1].tolist() == [[0, 0, 0], [5, 15, 1]]
     got = {p.where: p.why for p in report.problems}
@@ -200,11 +200,11 @@ def test_nothing_usable_is_one_clear_error(tmp_path):
 def test_parallel_equals_serial_and_limits(quickdraw_dir):
     path = quickdraw_dir / "raw" / "face.ndjson"
     serial, words, _ = convert_quickdraw(path, workers=1)
-    parallel, _, _ = convert_quickdraw(path, workers=2, chunk_size=3)
+    parallel, _, _ = convert_quickdraw(path, workers=2, chunk_bytes=5000)
     assert len(serial) == len(parallel) == 31
     for a, b in zip(serial, parallel, strict=True):
         np.testing.assert_array_equal(a, b)
-    first, _, report = convert_quickdraw(path, workers=2, chunk_size=3, limit=5)
+    first, _, report = convert_quickdraw(path, workers=2, chunk_bytes=5000, limit=5)
     assert len(first) == report.converted == 5
     for a, b in zip(first, serial[:5], strict=True):
         np.testing.assert_array_equal(a, b)
@@ -220,3 +220,28 @@ def test_records_to_stroke3_matches_file_conversion(quickdraw_dir):
     from_file, _, _ = convert_quickdraw(path, workers=1)
     for a, b in zip(direct, from_file, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_detect_kind(tmp_path):
+    screen = write_lines(tmp_path / "screen.ndjson", [line([[[10.5, 800], [3, 640]]])])
+    boxed = write_lines(tmp_path / "boxed.ndjson", ["{bad", line([[[0, 255], [3, 64]]])])
+    timed = write_lines(tmp_path / "timed.ndjson", [line([[[0, 1], [0, 1], [0, 16]]])])
+    assert [detect_kind(p) for p in (screen, boxed, timed)] == ["raw", "simplified", "raw"]
+    assert detect_kind(tmp_path / "x.BIN") == "bin"
+    sketches, _, _ = convert_quickdraw(screen, workers=1)  # normalised to the 0-255 box
+    assert np.abs(np.cumsum(sketches[0][:, 0:2], axis=0)).max() == 255
+
+
+def test_byte_chunks_cover_every_line_once(tmp_path):
+    from sketch_rnn.datasets.quickdraw import _byte_chunks
+
+    lines = [b"a" * n for n in (0, 3, 40, 1, 0, 17, 2)]
+    path = tmp_path / "lines.ndjson"
+    path.write_bytes(b"\n".join(lines))  # no newline after the last line
+    data = path.read_bytes()
+    for size in (1, 5, 16, 1000):
+        got = []
+        for offset, length, first in _byte_chunks(str(path), size):
+            piece = data[offset:offset + length].split(b"\n")
+            got += [(first + i, line) for i, line in enumerate(piece) if line]
+        assert got == [(i + 1, line) for i, line in enumerate(lines) if line], size

@@ -29,8 +29,10 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import json
+import multiprocessing
 import os
 import struct
+import sys
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, islice
@@ -218,9 +220,12 @@ def read_bin(path: str | os.PathLike, report: Report | None = None
 
 
 def detect_kind(path: str | os.PathLike) -> Literal["raw", "simplified", "bin"]:
-    """``"bin"`` by extension; for ndjson, ``"raw"`` when strokes carry timings ``[xs, ys, ts]``.
+    """``"bin"`` by extension; for ndjson, ``"raw"`` unless the first drawing looks simplified.
 
-    Looks at the first parsable lines only. Example:
+    Simplified means strokes ``[xs, ys]`` (no timings) of integers in 0-255. Only the first
+    parsable drawing is looked at.
+
+    Example:
         >>> detect_kind("cat.bin")
         'bin'
     """
@@ -232,7 +237,13 @@ def detect_kind(path: str | os.PathLike) -> Literal["raw", "simplified", "bin"]:
                 obj = _object_from_line(line)
                 strokes = obj["drawing"]
                 if isinstance(strokes, list) and strokes and isinstance(strokes[0], list):
-                    return "raw" if len(strokes[0]) >= 3 else "simplified"
+                    if len(strokes[0]) >= 3:
+                        return "raw"
+                    # Timing-free drawings outside the integer 0-255 box still need Google's
+                    # normalisation (e.g. home-made ndjson in screen coordinates).
+                    values = [v for s in strokes for axis in s[:2] for v in axis]
+                    in_box = all(isinstance(v, int) and 0 <= v <= 255 for v in values)
+                    return "simplified" if in_box else "raw"
             except (ValueError, TypeError):
                 continue
     return "simplified"
@@ -255,11 +266,18 @@ def records_to_stroke3(records: Sequence[QuickDrawRecord], kind: Kind, *,
     return _batch_to_stroke3(batch, kind, zero_first, epsilon)
 
 
+# Drawings per vectorised pass (see PackedDrawings.batches).
+_BATCH = 96
+
+
 def _batch_to_stroke3(batch: PackedDrawings, kind: Kind, zero_first: bool, epsilon: float
                       ) -> list[np.ndarray]:
-    if kind == "raw":
-        batch = quickdraw_simplify(batch, epsilon=epsilon)
-    return batch.to_stroke3(zero_first=zero_first, dtype=np.int16)
+    out: list[np.ndarray] = []
+    for part in batch.batches(_BATCH):
+        if kind == "raw":
+            part = quickdraw_simplify(part, epsilon=epsilon)
+        out += part.to_stroke3(zero_first=zero_first, dtype=np.int16)
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -347,11 +365,36 @@ def _convert_lines_one_by_one(name: str, lines: list[tuple[int, bytes]], opt: _O
     return sketches, [r.word for r in records], report
 
 
-def _line_chunks(path: str, chunk_size: int) -> Iterator[list[tuple[int, bytes]]]:
+def _byte_chunks(path: str, chunk_bytes: int) -> Iterator[tuple[int, int, int]]:
+    """``(offset, length, first line number)`` of consecutive whole-line pieces of a file.
+
+    The parent only scans for newlines; workers read their own piece, so hundreds of MB of
+    text are never pickled between processes.
+    """
     with open(path, "rb") as f:
-        numbered = ((i, line) for i, line in enumerate(f, start=1) if line.strip())
-        while chunk := list(islice(numbered, chunk_size)):
-            yield chunk
+        offset, lineno, carry = 0, 1, b""
+        while block := f.read(chunk_bytes):
+            data = carry + block
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:  # one line longer than a chunk: keep reading
+                carry = data
+                continue
+            yield offset, cut, lineno
+            lineno += data.count(b"\n", 0, cut)
+            offset += cut
+            carry = data[cut:]
+        if carry:
+            yield offset, len(carry), lineno
+
+
+def _convert_range(path: str, offset: int, length: int, first_lineno: int, opt: _Options
+                   ) -> tuple[list[np.ndarray], list[str], Report]:
+    """Worker: convert the lines in ``path[offset:offset + length]``."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read(length)
+    lines = [(first_lineno + i, line) for i, line in enumerate(data.split(b"\n")) if line.strip()]
+    return _convert_lines(os.path.basename(path), lines, opt)
 
 
 def _count_lines(path: str) -> int:
@@ -361,6 +404,17 @@ def _count_lines(path: str) -> int:
             n += block.count(b"\n")
             last = block[-1:]
     return n + (last != b"\n")  # a last line without its newline
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    """Start method for the workers: ``fork`` on Linux, the platform default elsewhere.
+
+    Forked workers start at once with everything imported (a fresh interpreter importing
+    ``sketch_rnn`` can take seconds), and they only run json and numpy code.
+    """
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
 
 
 def _default_workers() -> int:
@@ -376,7 +430,7 @@ def convert_quickdraw(
     recognized_only: bool = False,
     limit: int | None = None,
     workers: int | None = None,
-    chunk_size: int = 1000,
+    chunk_bytes: int = 4 << 20,
     progress: Progress | None = None,
     report: Report | None = None,
 ) -> tuple[list[np.ndarray], list[str], Report]:
@@ -389,7 +443,7 @@ def convert_quickdraw(
         recognized_only: skip drawings the game did not recognise.
         limit: stop after this many converted drawings.
         workers: processes for ndjson (default: CPU count); 1 converts in this process.
-        chunk_size: lines per work unit.
+        chunk_bytes: bytes of ndjson per work unit (whole lines).
         progress: updated with the number of converted drawings.
         report: where to record skipped drawings (a new one by default).
 
@@ -402,7 +456,6 @@ def convert_quickdraw(
     """
     path = os.fspath(path)
     report = report if report is not None else Report()
-    name = os.path.basename(path)
     found = detect_kind(path) if kind == "auto" else kind
     sketches: list[np.ndarray] = []
     words: list[str] = []
@@ -426,7 +479,7 @@ def convert_quickdraw(
     if progress is not None and progress.total is None:
         progress.total = _count_lines(path) if limit is None else limit
     workers = _default_workers() if workers is None else max(1, workers)
-    chunks = _line_chunks(path, chunk_size)
+    chunks = _byte_chunks(path, chunk_bytes)
 
     def collect(result: tuple[list[np.ndarray], list[str], Report]) -> bool:
         s, w, r = result
@@ -439,16 +492,16 @@ def convert_quickdraw(
 
     if workers == 1:
         for chunk in chunks:
-            if collect(_convert_lines(name, chunk, opt)):
+            if collect(_convert_range(path, *chunk, opt)):
                 break
     else:
-        with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=_mp_context()) as pool:
             # A bounded window of chunks in flight keeps memory flat on multi-GB files while
             # results are still collected in file order.
             pending: deque[concurrent.futures.Future] = deque()
             stop = False
             for chunk in chunks:
-                pending.append(pool.submit(_convert_lines, name, chunk, opt))
+                pending.append(pool.submit(_convert_range, path, *chunk, opt))
                 if len(pending) >= 2 * workers and collect(pending.popleft().result()):
                     stop = True
                     break

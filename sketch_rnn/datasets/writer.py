@@ -26,7 +26,9 @@ import dataclasses
 import math
 import os
 import tempfile
+import zipfile
 from collections.abc import Mapping, Sequence
+from typing import IO
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -138,27 +140,56 @@ def split_sizes(n: int, splits: Splits, batch_size: int | None = None) -> tuple[
     return sizes[0], sizes[1], sizes[2]
 
 
-def _clean(sketch: ArrayLike) -> tuple[np.ndarray | None, str]:
-    """An int16 stroke-3 copy ending in a pen lift, or None and the reason it is unusable."""
-    try:
-        s = np.asarray(sketch)
-    except (ValueError, TypeError):
-        return None, "not an array"
+def _shape_problem(s: np.ndarray) -> str:
     if s.ndim != 2 or s.shape[1] != 3 or len(s) == 0:
-        return None, f"shape {s.shape} is not (L, 3) with L > 0"
+        return f"shape {s.shape} is not (L, 3) with L > 0"
     if s.dtype.kind not in "iuf":
-        return None, f"non-numeric dtype {s.dtype}"
-    if s.dtype.kind == "f":
-        if not np.isfinite(s).all():
-            return None, "NaN or infinite value"
-        s = np.round(s)
-    if np.abs(s[:, 0:2]).max(initial=0) > np.iinfo(np.int16).max:
-        return None, "offset beyond the int16 range"
-    if not np.isin(s[:, 2], (0, 1)).all():
-        return None, "pen state not 0 or 1"
-    out = s.astype(np.int16)
-    out[-1, 2] = 1  # every standard sketch ends with the pen lifted
-    return out, ""
+        return f"non-numeric dtype {s.dtype}"
+    return ""
+
+
+def _clean_all(sketches: Sequence[ArrayLike]) -> tuple[list[np.ndarray | None], list[str]]:
+    """int16 copies of the usable sketches (ending in a pen lift), else None and the reason.
+
+    Validation runs once over all rows concatenated: per-sketch checks cost ~100 us each, too
+    much for 70,000 sketches.
+    """
+    arrays: list[np.ndarray | None] = []
+    why = [""] * len(sketches)
+    for i, sketch in enumerate(sketches):
+        try:
+            arr = np.asarray(sketch)
+        except (ValueError, TypeError):
+            arrays.append(None)
+            why[i] = "not an array"
+            continue
+        why[i] = _shape_problem(arr)
+        arrays.append(None if why[i] else arr)
+    good = [i for i, a in enumerate(arrays) if a is not None]
+    if not good:
+        return arrays, why
+    lengths = np.array([len(arrays[i]) for i in good])  # type: ignore[arg-type]
+    rows = np.concatenate([arrays[i] for i in good])  # type: ignore[misc]
+    starts = np.cumsum(lengths) - lengths
+    problems = np.zeros((len(good), 3), dtype=bool)
+    if rows.dtype.kind == "f":
+        finite = np.isfinite(rows).all(axis=1)
+        problems[:, 0] = np.logical_and.reduceat(finite, starts) == 0
+        rows = np.round(np.where(finite[:, None], rows, 0))
+    big = np.abs(rows[:, 0:2].astype(np.float64)).max(axis=1) > np.iinfo(np.int16).max
+    problems[:, 1] = np.logical_or.reduceat(big, starts)
+    problems[:, 2] = np.logical_or.reduceat((rows[:, 2] != 0) & (rows[:, 2] != 1), starts)
+    out = np.where(big[:, None], 0, rows).astype(np.int16)
+    out[starts + lengths - 1, 2] = 1  # every standard sketch ends with the pen lifted
+    reasons = ("NaN or infinite value", "offset beyond the int16 range", "pen state not 0 or 1")
+    for k, (i, part) in enumerate(zip(good, np.split(out, starts[1:]), strict=True)):
+        bad = np.flatnonzero(problems[k])
+        if len(bad):
+            arrays[i] = None
+            why[i] = reasons[bad[0]]
+        else:
+            arrays[i] = part
+    return arrays, why
 
 
 def build_dataset(
@@ -195,10 +226,10 @@ def build_dataset(
     kept: list[np.ndarray] = []
     kept_labels: list[int] = []
     source: list[int] = []  # index in ``sketches``, for messages
-    for i, s in enumerate(sketches):
-        clean, why = _clean(s)
+    cleaned, reasons = _clean_all(sketches)
+    for i, clean in enumerate(cleaned):
         if clean is None:
-            report.skip(f"sketch {i}", why)
+            report.skip(f"sketch {i}", reasons[i])
             continue
         kept.append(clean)
         kept_labels.append(int(labels[i]) if labels is not None else 0)
@@ -255,12 +286,23 @@ def _object_array(sketches: Sequence[np.ndarray]) -> np.ndarray:
     return arr
 
 
+def _savez(file: IO[bytes], arrays: Mapping[str, np.ndarray]) -> None:
+    """``np.savez_compressed`` at deflate level 1 instead of 6: the same file format (a zip
+    of ``.npy`` members, object arrays pickled by numpy), written ~8x faster for ~13% more
+    bytes (70,000 QuickDraw sketches: 0.7 s and 12.8 MB against 9 s and 11.3 MB)."""
+    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, arr in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(arr), allow_pickle=True)
+
+
 def write_npz(path: str | os.PathLike, dataset: Dataset | Mapping[str, Sequence[np.ndarray]]
               ) -> None:
     """Write a dataset atomically (temporary file in the same folder, then ``os.replace``).
 
     ``dataset`` is a :class:`Dataset` or a mapping with ``train``/``valid``/``test`` lists.
-    The file is ``np.savez_compressed`` output; parent folders are created.
+    The file is what ``np.savez_compressed`` writes, at a faster compression level; parent
+    folders are created.
 
     Example:
         >>> write_npz("/tmp/one.npz", {"train": [np.array([[1, 2, 1]])], "valid": [],
@@ -280,7 +322,7 @@ def write_npz(path: str | os.PathLike, dataset: Dataset | Mapping[str, Sequence[
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
+            _savez(f, arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
