@@ -89,3 +89,29 @@ def test_failures_leave_no_file_and_say_why(tmp_path, capsys):
     assert run("convert", bad, "--out=x.npz", "--no_such_flag") == 2
     assert run("convert", "--help") == 0
     assert "sketch_rnn_data convert" in capsys.readouterr().out
+
+
+def test_bad_svgs_among_good_ones_are_listed(samples, tmp_path, capsys):
+    folder = tmp_path / "icons"
+    folder.mkdir()
+    for name in ("star", "heart", "sun"):
+        (folder / f"{name}.svg").write_bytes((samples / "svg" / "feather" / f"{name}.svg").read_bytes())
+    (folder / "words.svg").write_text(
+        "<svg xmlns='http://www.w3.org/2000/svg'><text id='t'>hi</text></svg>")
+    (folder / "broken.svg").write_text("<svg><path d='M0 0 L1 1'")
+    out = tmp_path / "icons.npz"
+    assert run("convert", folder, f"--out={out}", "--splits=1,1,1", "--noprogress") == 0
+    err = capsys.readouterr().err
+    assert "converted 3, skipped 3" in err
+    assert "text ignored: 1 (words.svg#t)" in err and "nothing drawable: 1 (words.svg)" in err
+    assert "broken.svg" in err and "not an SVG document" in err
+    assert sum(len(v) for v in load_npz(out).values()) == 3
+
+
+def test_per_class_counts_name_the_short_class(tmp_path):
+    from sketch_rnn.datasets.writer import build_dataset
+
+    sketches = [np.array([[0, 0, 0], [1, 1, 1]], np.int16)] * 5
+    with pytest.raises(ValueError, match="class 'dog': splits ask for 3"):
+        build_dataset(sketches, labels=[0, 0, 0, 1, 1], class_names=["cat", "dog"],
+                      splits=(1, 1, 1))

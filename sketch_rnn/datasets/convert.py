@@ -97,7 +97,9 @@ def convert_svg_files(paths: Sequence[str], *, size: float | None = 255.0, toler
         try:
             lines, _ = svg_to_lines(path, tolerance=tolerance, size=size, report=report)
         except (ValueError, OSError) as e:  # NoUsableDataError is a ValueError
-            report.skip(os.path.basename(path), str(e).split("; ")[0])
+            name = os.path.basename(path)
+            why = str(e).split("; ")[0].removeprefix(f"{name}: ")
+            report.skip(name, why)
             continue
         finally:
             if progress is not None:

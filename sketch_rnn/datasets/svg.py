@@ -239,11 +239,12 @@ def svg_to_lines(source: SvgSource, *, tolerance: float = 0.5, size: float | Non
             blocks = blocks[1:]
         first_path = False
         lines.extend(blocks)
+    if report is not None:  # skipped elements are worth listing even when all fail
+        report.problems.extend(local.problems)
     if not lines:
         raise NoUsableDataError(f"{name}: nothing drawable; {local.summary()}")
-    local.converted = 1
     if report is not None:
-        report.merge(local)
+        report.converted += 1
     return lines, origin
 
 

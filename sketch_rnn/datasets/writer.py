@@ -254,7 +254,13 @@ def build_dataset(
     for g in groups:
         members = np.flatnonzero(label_arr == g) if labels is not None else np.arange(len(kept))
         members = members[rng.permutation(len(members))]
-        n_train, n_valid, n_test = split_sizes(len(members), splits)
+        try:
+            n_train, n_valid, n_test = split_sizes(len(members), splits)
+        except ValueError as e:
+            if labels is None:
+                raise
+            name = class_names[g] if class_names is not None else str(g)
+            raise ValueError(f"class {name!r}: {e}") from None
         bounds = np.cumsum([0, n_train, n_valid, n_test])
         for k, a, b in zip(SPLITS, bounds[:-1], bounds[1:], strict=True):
             parts[k].extend(members[a:b].tolist())
