@@ -115,3 +115,14 @@ def test_per_class_counts_name_the_short_class(tmp_path):
     with pytest.raises(ValueError, match="class 'dog': splits ask for 3"):
         build_dataset(sketches, labels=[0, 0, 0, 1, 1], class_names=["cat", "dog"],
                       splits=(1, 1, 1))
+
+
+@pytest.mark.parametrize("name, scale, max_len", [
+    ("kanji/kanji.rdp100.npz", 20.0838, 80), ("omniglot/omniglot.npz", 53.437, 157)])
+def test_dataset_info_on_the_shared_npz_files(samples, name, scale, max_len):
+    from sketch_rnn.datasets.inspect import dataset_info
+
+    info = dataset_info(samples / name)
+    assert round(info.scale_factor, 4) == pytest.approx(scale, abs=1e-4)
+    assert info.max_seq_len == max_len and info.problems == []
+    assert all(s.not_ending_in_lift == 0 for s in info.splits.values())
