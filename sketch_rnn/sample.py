@@ -319,11 +319,12 @@ def stroke5_rows_to_stroke3(rows: np.ndarray) -> np.ndarray:
 
 
 # XLA-compiling the loop removes most of the per-step overhead of a graph-mode while_loop (one
-# kernel launch per op; the loop body is a few small ops), which dominates for small batches. For
-# large batches the matmuls dominate and TensorFlow's own (multi-threaded) kernels are as fast, with
-# no compile per batch size. ``None``: XLA below ``JIT_MAX_BATCH`` sketches.
+# kernel launch per op; the loop body is a few small ops), which dominates for one or two sketches
+# (about 3x faster at batch 1 on a 2-core CPU). From a few sketches on the matmuls dominate and
+# TensorFlow's own multi-threaded kernels are as fast or faster (measured at 8 and 32), with no
+# compile per batch size. ``None``: XLA below ``JIT_MAX_BATCH`` sketches.
 JIT_COMPILE: bool | None = None
-JIT_MAX_BATCH = 32
+JIT_MAX_BATCH = 4
 
 
 def _use_jit(n: int, jit_compile: bool | None) -> bool:
@@ -426,7 +427,8 @@ def encode(model: SketchRNN, drawings, *, sample_z: bool = False, seed: int | No
     Returns ``mu`` by default, or ``z = mu + sigma * eps`` with ``sample_z`` (what the reference
     notebook's ``encode`` returns). Drawings are processed ``batch_size`` at a time, each batch
     padded only to its own longest drawing (the encoder stops at each length anyway); with XLA
-    (``jit_compile``, on by default) to a power of two at least 64, so that few sizes compile.
+    (``jit_compile``; by default for batches under ``JIT_MAX_BATCH``) to a power of two at least
+    64, so that few sizes compile.
 
     Example:
         >>> from sketch_rnn.hparams import HParams
@@ -447,12 +449,12 @@ def encode(model: SketchRNN, drawings, *, sample_z: bool = False, seed: int | No
             raise ValueError(f"drawing {i}: contains NaN or infinite values")
     if not drawings:
         raise ValueError("encode: no drawings given")
-    jit = (JIT_COMPILE is not False) if jit_compile is None else bool(jit_compile)
-    fn = _compiled_encoder(model, jit)
     rng = np.random.default_rng(seed)
     out = []
     for start in range(0, len(drawings), batch_size):
         chunk = drawings[start : start + batch_size]
+        jit = _use_jit(len(chunk), jit_compile)
+        fn = _compiled_encoder(model, jit)
         lengths = np.array([len(d) for d in chunk], np.int32)
         x = pad_batch(chunk, _buffer_len(lengths.max()) if jit else int(lengths.max()))
         mu, presig = fn(tf.constant(x), tf.constant(lengths))

@@ -180,3 +180,17 @@ def test_sample_greedy_equals_modes(uncond):
     np.testing.assert_allclose(res.strokes5[..., 0], np.take_along_axis(p["mu1"], idx[..., None], -1)[..., 0],
                                atol=1e-6)
     assert len(d) == 2
+
+
+def test_xla_and_graph_paths_agree(model):
+    """The XLA loop / encoder (small batches) and the graph ones (large batches) compute the same."""
+    from sketch_rnn.sample import encode
+
+    z = np.random.default_rng(1).standard_normal((2, 4)).astype(np.float32)
+    a = sample_strokes5(model, z=z, greedy=True, max_len=12, early_stop=False, jit_compile=True)
+    b = sample_strokes5(model, z=z, greedy=True, max_len=12, early_stop=False, jit_compile=False)
+    np.testing.assert_allclose(a.raw, b.raw, atol=1e-5)
+    np.testing.assert_array_equal(a.strokes5[..., 2:], b.strokes5[..., 2:])
+    drawings = [PREFIX, PREFIX[:2], np.tile(PREFIX, (20, 1))]
+    np.testing.assert_allclose(encode(model, drawings, jit_compile=True),
+                               encode(model, drawings, jit_compile=False), atol=1e-5)
