@@ -4,7 +4,7 @@
         [--seed=0] [--min_len=1] [--max_len=0] [--epsilon=0] [--format=auto] [--size=255]
         [--tolerance=0.5] [--labels=auto] [--recognized_only] [--limit=0] [--workers=0]
     sketch_rnn_data info FILE.npz...
-    sketch_rnn_data show FILE.npz --n=25 --out=grid.svg [--split=train] [--seed=-1] [--factor=0]
+    sketch_rnn_data show FILE.npz --n=25 --out=grid.svg [--split=train] [--seed=N] [--factor=0]
 
 INPUT is any mix of QuickDraw ``.ndjson`` (raw or simplified) and ``.bin`` files, ``.svg``
 files, folders holding them, or glob patterns. The written ``.npz`` loads in
