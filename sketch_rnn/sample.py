@@ -58,7 +58,7 @@ class SampleResult(NamedTuple):
 def sample(model: SketchRNN, n: int = 1, *, z=None, temperature: float = 1.0,
            greedy: bool = False, convention: str | None = None, pdf_temperature: float | None = None,
            max_len: int | None = None, seed: int | None = None, early_stop: bool = True,
-           return_raw: bool = False, start_token=None):
+           return_raw: bool = False, start_token=None, jit_compile: bool | None = None):
     """Draw ``n`` sketches; returns a list of stroke-3 arrays (model units).
 
     Args:
@@ -77,10 +77,12 @@ def sample(model: SketchRNN, n: int = 1, *, z=None, temperature: float = 1.0,
         return_raw: also return the :class:`SampleResult` (stroke-5 rows and decoder outputs).
         start_token: the first input row; ``None`` (default) takes the model's ``start_token``
             attribute, else ``(0,0,1,0,0)`` (magenta TF models; browser models use ``(0,0,0,0,0)``).
+        jit_compile: XLA-compile the loop (``None``: below ``JIT_MAX_BATCH`` sketches).
     """
     result = sample_strokes5(model, n, z=z, temperature=temperature, greedy=greedy,
                              convention=convention, pdf_temperature=pdf_temperature, max_len=max_len,
-                             seed=seed, early_stop=early_stop, start_token=start_token)
+                             seed=seed, early_stop=early_stop, start_token=start_token,
+                             jit_compile=jit_compile)
     drawings = [stroke5_rows_to_stroke3(s[:length]) for s, length in
                 zip(result.strokes5, result.lengths, strict=True)]
     return (drawings, result) if return_raw else drawings
@@ -166,7 +168,8 @@ def sample_strokes5(model: SketchRNN, n: int = 1, *, z=None, temperature: float 
 def complete(model: SketchRNN, prefix, n: int = 1, *, units: str = "model", temperature: float = 1.0,
              seed: int | None = None, z=None, max_len: int | None = None, greedy: bool = False,
              convention: str | None = None, pdf_temperature: float | None = None,
-             start_token=None, early_stop: bool = True, return_raw: bool = False):
+             start_token=None, early_stop: bool = True, return_raw: bool = False,
+             jit_compile: bool | None = None):
     """Continue the start of a drawing ``n`` ways in one batched call (the browser demos' trick).
 
     The decoder is primed by running it, in one compiled pass, over the start token and the
@@ -188,6 +191,7 @@ def complete(model: SketchRNN, prefix, n: int = 1, *, units: str = "model", temp
             length, at least 1); sampling stops there even if no end-of-sketch was drawn.
         early_stop: stop as soon as every alternative has ended.
         return_raw: also return the :class:`SampleResult` of the continuation.
+        jit_compile: XLA-compile the sampling loop (``None``: below ``JIT_MAX_BATCH``).
 
     Returns:
         ``n`` stroke-3 arrays, each the prefix exactly as given (float32) followed by its
@@ -242,7 +246,7 @@ def complete(model: SketchRNN, prefix, n: int = 1, *, units: str = "model", temp
     result = sample_strokes5(
         model, n, z=z, temperature=temperature, greedy=greedy, convention=convention,
         pdf_temperature=pdf_temperature, max_len=max_len, seed=seed, early_stop=early_stop,
-        initial_state=state, start_rows=rows[-1],
+        initial_state=state, start_rows=rows[-1], jit_compile=jit_compile,
     )
     out = []
     for s, length in zip(result.strokes5, result.lengths, strict=True):
