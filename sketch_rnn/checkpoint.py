@@ -26,7 +26,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from sketch_rnn.hparams import CONFIG_FILE, HParams, _atomic_write_text
+from sketch_rnn.files import atomic_write_text
+from sketch_rnn.hparams import CONFIG_FILE, HParams
 from sketch_rnn.model import SketchRNN
 
 META_FILE = "sketch_rnn.json"
@@ -38,7 +39,7 @@ def write_meta(folder: str, model: SketchRNN, **extra) -> None:
     os.makedirs(folder, exist_ok=True)
     model.hps.save(os.path.join(folder, CONFIG_FILE))
     meta = {"format_version": FORMAT_VERSION, "scale_factor": model.scale_factor, **extra}
-    _atomic_write_text(os.path.join(folder, META_FILE), json.dumps(meta, indent=1) + "\n")
+    atomic_write_text(os.path.join(folder, META_FILE), json.dumps(meta, indent=1) + "\n")
 
 
 def save_model(model: SketchRNN, folder: str | os.PathLike, step: int | None = None) -> str:

@@ -20,13 +20,13 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 
 import numpy as np
 import svgwrite
 from numpy.typing import ArrayLike
 
+from sketch_rnn.files import atomic_write_text
 from sketch_rnn.strokes import _as_stroke3, get_bounds
 
 __all__ = ["PALETTE", "draw_svg", "grid_strokes", "grid_svg", "save_svg"]
@@ -184,19 +184,4 @@ def save_svg(svg: str, path: str | os.PathLike) -> None:
     Example:
         >>> save_svg(draw_svg([[1, 1, 1]]), "/tmp/sketch.svg")  # doctest: +SKIP
     """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".svg")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(svg)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write_text(path, svg)

@@ -18,8 +18,9 @@ import dataclasses
 import json
 import logging
 import os
-import tempfile
 from typing import Any
+
+from sketch_rnn.files import atomic_write_text
 
 CELL_TYPES = ("lstm", "layer_norm", "hyper")
 GMM_LOSSES = ("stable", "reference")
@@ -171,7 +172,7 @@ class HParams:
         path = os.fspath(path)
         if os.path.isdir(path):
             path = os.path.join(path, CONFIG_FILE)
-        _atomic_write_text(path, self.to_json() + "\n")
+        atomic_write_text(path, self.to_json() + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> HParams:
@@ -305,19 +306,3 @@ def _parse_assignments(text: str) -> dict[str, Any]:
         i = j + 1
     _check_names(out)
     return out
-
-
-def _atomic_write_text(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise

@@ -118,22 +118,7 @@ def sample_strokes5(model: SketchRNN, n: int = 1, *, z=None, temperature: float 
         raise ValueError(f"max_len={max_len}: must be > 0")
     seed = int(np.random.SeedSequence(seed).generate_state(1)[0]) if seed is None else int(seed)
     rng = np.random.default_rng(seed)
-    if hps.conditional:
-        if z is None:
-            z = rng.standard_normal((n, hps.z_size)).astype(np.float32)
-        z = np.asarray(z, np.float32)
-        if z.ndim == 1:
-            z = z[None]
-        if z.ndim != 2 or z.shape[1] != hps.z_size:
-            raise ValueError(f"z has shape {z.shape}: expected [n, {hps.z_size}] for this model")
-        if not np.isfinite(z).all():
-            raise ValueError("z contains NaN or infinite values")
-        n = z.shape[0]
-        z_t = tf.constant(z)
-    else:
-        if z is not None:
-            raise ValueError("this model is unconditional: it takes no z")
-        z_t = tf.zeros([n, 0])
+    z_t, n = _latent(hps, z, n, rng, repeat_single=False)
     if n <= 0:
         raise ValueError(f"n={n}: must be > 0")
     if initial_state is None:
@@ -215,24 +200,9 @@ def complete(model: SketchRNN, prefix, n: int = 1, *, units: str = "model", temp
         raise ValueError(f"n={n}: must be > 0")
     n = int(n)
     rng = np.random.default_rng(seed)
-    if hps.conditional:
-        if z is None:
-            z = rng.standard_normal((n, hps.z_size)).astype(np.float32)
-        z = np.asarray(z, np.float32)
-        if z.ndim == 1:
-            z = z[None]
-        if z.ndim != 2 or z.shape[1] != hps.z_size:
-            raise ValueError(f"z has shape {z.shape}: expected [{hps.z_size}] or [n, {hps.z_size}]")
-        if not np.isfinite(z).all():
-            raise ValueError("z contains NaN or infinite values")
-        if z.shape[0] == 1:
-            z = np.repeat(z, n, axis=0)
-        n = z.shape[0]
-        z_t = tf.constant(z)
-    else:
-        if z is not None:
-            raise ValueError("this model is unconditional: it takes no z")
-        z_t = None
+    z_t, n = _latent(hps, z, n, rng, repeat_single=True)
+    # The primer and the sampler both take the checked codes (one per alternative).
+    z, z_t = (z_t.numpy(), z_t) if hps.conditional else (None, None)
     if max_len is None:
         max_len = max(hps.max_seq_len - len(prefix3), 1)
     start_token = model_start_token(model) if start_token is None else start_token
@@ -502,3 +472,27 @@ def _compiled_encoder(model: SketchRNN, jit: bool = True):
 
         cache[key] = tf.function(enc, reduce_retracing=not jit, jit_compile=jit)
     return cache[key]
+
+
+def _latent(hps, z, n: int, rng: np.random.Generator, repeat_single: bool):
+    """Checked latent codes as a tensor ``[n, z_size]`` (``[n, 0]`` when unconditional), and n.
+
+    ``z=None`` draws ``z ~ N(0, I)``; with ``repeat_single`` one code serves all ``n`` sketches.
+    """
+    if not hps.conditional:
+        if z is not None:
+            raise ValueError("this model is unconditional: it takes no z")
+        return tf.zeros([n, 0]), n
+    if z is None:
+        z = rng.standard_normal((n, hps.z_size)).astype(np.float32)
+    z = np.asarray(z, np.float32)
+    if z.ndim == 1:
+        z = z[None]
+    if z.ndim != 2 or z.shape[1] != hps.z_size:
+        expected = f"[{hps.z_size}] or [n, {hps.z_size}]" if repeat_single else f"[n, {hps.z_size}]"
+        raise ValueError(f"z has shape {z.shape}: expected {expected} for this model")
+    if not np.isfinite(z).all():
+        raise ValueError("z contains NaN or infinite values")
+    if repeat_single and z.shape[0] == 1:
+        z = np.repeat(z, n, axis=0)
+    return tf.constant(z), z.shape[0]

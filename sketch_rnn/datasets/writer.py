@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from typing import IO
@@ -35,6 +34,7 @@ from numpy.typing import ArrayLike
 
 from sketch_rnn.datasets.report import NoUsableDataError, Report
 from sketch_rnn.datasets.simplify import simplify_stroke3
+from sketch_rnn.files import atomic_output
 
 __all__ = ["SPLITS", "Dataset", "parse_splits", "split_sizes", "build_dataset", "write_npz"]
 
@@ -322,19 +322,5 @@ def write_npz(path: str | os.PathLike, dataset: Dataset | Mapping[str, Sequence[
             arrays[f"{k}_labels"] = np.asarray(dataset.labels[k], dtype=np.int32)
         if dataset.class_names is not None:
             arrays["class_names"] = np.array([str(c) for c in dataset.class_names], dtype=str)
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _savez(f, arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_output(path, suffix=".npz") as f:
+        _savez(f, arrays)
