@@ -168,8 +168,12 @@ BAD_LINES = [
 ]
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_malformed_lines_are_skipped_with_line_numbers(tmp_path, workers):
+@pytest.mark.parametrize("workers, parser", [(1, "default"), (2, "default"), (1, "stdlib")])
+def test_malformed_lines_are_skipped_with_line_numbers(tmp_path, monkeypatch, workers, parser):
+    if parser == "stdlib":  # the fallback when orjson is not installed: same verdicts
+        from sketch_rnn.datasets import quickdraw
+
+        monkeypatch.setattr(quickdraw, "_loads", json.loads)
     f = write_lines(tmp_path / "bad.ndjson", BAD_LINES)
     sketches, _, report = convert_quickdraw(f, kind="simplified", workers=workers, chunk_bytes=200)
     assert len(sketches) == report.converted == 2
