@@ -23,7 +23,7 @@ from sketch_rnn.evaluation import evaluate_model as evaluate
 from sketch_rnn.hparams import HParams, get_default_hparams
 from sketch_rnn.losses import kl_loss, mixture_params, reconstruction_loss
 from sketch_rnn.model import SketchRNN
-from sketch_rnn.sample import decode, encode, sample
+from sketch_rnn.sample import complete, decode, encode, sample
 from sketch_rnn.schedules import kl_weight, learning_rate
 from sketch_rnn.strokes import (
     augment_strokes,
@@ -39,7 +39,7 @@ from sketch_rnn.train import Trainer
 __version__ = "0.1.0"
 
 __all__ = [
-    "DataLoader", "HParams", "SketchRNN", "Trainer", "augment_strokes", "decode", "draw_svg",
+    "DataLoader", "HParams", "SketchRNN", "Trainer", "augment_strokes", "complete", "decode", "draw_svg",
     "encode", "evaluate", "evaluate_drawings", "get_default_hparams", "grid_svg", "kl_loss",
     "kl_weight", "learning_rate", "lerp", "load_dataset", "load_model", "load_npz",
     "mixture_params", "pad_batch", "random_scale", "reconstruction_loss", "sample", "save_model",
