@@ -14,12 +14,14 @@ Example:
 from __future__ import annotations
 
 import glob
+import json
 import os
 
 import numpy as np
 import tensorflow as tf
 
 from sketch_rnn.cells import HyperLSTMCell, LayerNormLSTMCell, LSTMCell
+from sketch_rnn.files import atomic_write_text
 from sketch_rnn.hparams import CONFIG_FILE, HParams
 from sketch_rnn.model import SketchRNN
 
@@ -208,10 +210,6 @@ def export_tf1_checkpoint(model: SketchRNN, folder: str | os.PathLike, step: int
         >>> export_tf1_checkpoint(model, "out/sheep_tf1")  # doctest: +SKIP
         'out/sheep_tf1/vector-0'
     """
-    import json
-
-    from sketch_rnn.hparams import _atomic_write_text
-
     folder = os.fspath(folder)
     os.makedirs(folder, exist_ok=True)
     hps = model.hps
@@ -225,7 +223,7 @@ def export_tf1_checkpoint(model: SketchRNN, folder: str | os.PathLike, step: int
     tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[""] * len(names),
                       tensors=[tensors[n] for n in names])
     config = {k: v for k, v in hps.values().items() if k not in OUR_ONLY_HPARAMS}
-    _atomic_write_text(os.path.join(folder, CONFIG_FILE), json.dumps(config, indent=1) + "\n")
-    _atomic_write_text(os.path.join(folder, "checkpoint"),
+    atomic_write_text(os.path.join(folder, CONFIG_FILE), json.dumps(config, indent=1) + "\n")
+    atomic_write_text(os.path.join(folder, "checkpoint"),
                        f'model_checkpoint_path: "{basename}"\nall_model_checkpoint_paths: "{basename}"\n')
     return prefix
