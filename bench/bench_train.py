@@ -45,6 +45,7 @@ def run_ours(
     warmup: int,
     hparams: str,
     data_dir: str,
+    timeout: float | None = None,
 ) -> dict:
     """Train our implementation for ``warmup`` + ``steps`` steps; return its figures.
 
@@ -67,7 +68,11 @@ def run_ours(
 
     (``run_script`` adds ``peak_rss_gib_wait4``, the kernel's figure for the child.)
     """
-    raise NotImplementedError("filled in by the model author")
+    args = ["--enc_model", enc_model, "--dec_model", dec_model, "--steps", str(steps),
+            "--warmup", str(warmup), "--data_dir", data_dir]
+    if hparams:
+        args += ["--hparams", hparams]
+    return _measure.run_ours_script("ours/train_speed.py", args, timeout=timeout)
 
 
 def _peak(result: dict) -> float | None:
@@ -110,6 +115,7 @@ def _our_run(name: str, enc: str, dec: str, args) -> dict:
         warmup=args.warmup,
         hparams=args.hparams,
         data_dir=args.data_dir,
+        timeout=args.timeout,
     )
     print(f"[{name}]   ours    {r['sec_per_step']:.3f} s/step", flush=True)
     return r

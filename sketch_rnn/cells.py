@@ -6,11 +6,13 @@ with epsilon 1e-3, and recurrent dropout ("without memory loss") on the candidat
 Weights keep the reference shapes (``W_xh [in, 4n]``, ``W_hh [n, 4n]``) so that magenta checkpoints map
 onto them one to one.
 
-They differ from a Keras ``RNN`` cell in one way, which is where the speed comes from: a cell splits its
-work into ``project`` (the input's contribution to the gates, computed for a whole sequence in one
-matmul, and for the decoder's constant ``z`` only once) and ``step`` (the recurrent part). The flat
-state layouts are the reference's: ``[c, h]`` for LSTM, ``[h, c]`` for layer norm and
-``[h, hyper_h, c, hyper_c]`` for HyperLSTM; inside a loop a state is a tuple of those pieces.
+They differ from a Keras ``RNN`` cell in two ways, which is where the speed comes from: a cell splits
+its work into ``project`` (the input's contribution to the gates; for the decoder's constant ``z``
+computed only once) and ``step`` (the recurrent part); and for teacher-forced runs (training,
+evaluation) :func:`fused_sequence` runs a cell over a whole sequence with a hand-written backward
+pass (the cells' ``fused_*`` methods). The flat state layouts are the reference's: ``[c, h]`` for
+LSTM, ``[h, c]`` for layer norm and ``[h, hyper_h, c, hyper_c]`` for HyperLSTM; inside a loop a state
+is a tuple of those pieces.
 
 Example:
     >>> import tensorflow as tf
@@ -32,6 +34,12 @@ LN_EPSILON = 1e-3
 FORGET_BIAS = 1.0
 HYPER_NUM_UNITS = 256
 HYPER_EMBEDDING_SIZE = 32
+# Bookkeeping of the layer-norm LSTM's hand-written backward (see fused_sequence):
+LN_GRAD_NAMES = ("ln_all_gamma", "ln_all_beta", "ln_c_gamma", "ln_c_beta")
+#: what ``_ln_lstm_forward`` keeps per step: c_prev, x_hat, 1/std, c_hat, 1/std of c
+LN_LSTM_SAVED = 5
+#: what ``_ln_lstm_backward`` records per step for the gains' and biases' gradients
+LN_REC_NAMES = ("gx", "g", "cx", "c")
 
 
 class LSTMOrthogonal(keras.initializers.Initializer):
@@ -122,8 +130,11 @@ class _Cell(keras.layers.Layer):
         Projections of the parts of a concatenated input add up, so the decoder projects the stroke
         and its constant ``z`` separately.
         """
-        w = self.W_xh if rows is None else self.W_xh[rows]
-        return (dense(x, w),)
+        return tuple(dense(x, w) for w in self.input_weights(rows))
+
+    def input_weights(self, rows: slice | None = None) -> tuple[tf.Tensor, ...]:
+        """The matrices ``project`` multiplies its input by (one per part of the projection)."""
+        return (tf.convert_to_tensor(self.W_xh if rows is None else self.W_xh[rows]),)
 
     def zero_state(self, batch_size) -> tuple[tf.Tensor, ...]:
         return tuple(tf.zeros([batch_size, s]) for s in self.state_parts)
@@ -141,6 +152,46 @@ class _Cell(keras.layers.Layer):
 
     def output(self, state: tuple[tf.Tensor, ...]) -> tf.Tensor:
         raise NotImplementedError
+
+    # -- the protocol of fused_sequence (teacher-forced runs, training) ------------------------------
+    # fused_sequence runs fused_forward over the steps, keeping what it returns as ``saved``; its
+    # backward loop calls fused_backward latest step first, and every ``fused_chunk`` steps
+    # fused_chunk_grads with the recorded tensors of those steps stacked.
+
+    #: how many tensors ``fused_forward`` keeps per step for the backward
+    fused_saved = 0
+    #: the tensors ``fused_backward`` records per step for ``fused_chunk_grads``
+    fused_rec_names: tuple[str, ...] = ()
+    #: the entries of ``loop_params()`` whose gradients ``fused_chunk_grads`` returns
+    fused_grad_names: tuple[str, ...] = ()
+    #: whether ``fused_backward`` needs the step's input projection (recomputed, not kept)
+    fused_needs_xproj = False
+    #: steps per chunk of the backward (see ``fused_sequence``)
+    fused_chunk = 25
+
+    def fused_forward(self, p, xproj, state, drop_mask):
+        """``step``'s maths, op for op, returning ``(h, new_state, saved)``: ``saved`` is what
+        ``fused_backward`` needs (a tuple of ``fused_saved`` tensors)."""
+        raise NotImplementedError
+
+    def fused_backward(self, p, saved, drop_mask, d_state, d_h, xproj):
+        """Undo one step: from the gradients of the new state and of the output ``h`` (or None)
+        return ``(d xproj, d state_prev, rec)``; ``rec`` maps ``fused_rec_names`` to tensors.
+        ``p`` is ``fused_backward_params(loop_params())``."""
+        raise NotImplementedError
+
+    def fused_chunk_grads(self, p, rec, d_xp) -> dict:
+        """The weights' gradients over a chunk of steps (a nest like ``fused_acc_init``'s) from the
+        recorded tensors ``rec`` and the ``d xproj`` parts ``d_xp``, stacked as ``[rows, features]``."""
+        raise NotImplementedError
+
+    def fused_acc_init(self, p) -> dict:
+        return {k: tf.zeros_like(p[k]) for k in self.fused_grad_names}
+
+    def fused_backward_params(self, p) -> dict:
+        """``p`` plus what only the backward uses, made once per backward pass: ``W_hh^T``
+        (``matmul(d, W^T)`` is about twice as fast as ``matmul(d, W, transpose_b=True)`` here)."""
+        return {**p, "W_hh_T": tf.transpose(p["W_hh"])}
 
 
 def dense(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
@@ -178,6 +229,31 @@ class LSTMCell(_Cell):
     def output(self, state):
         return state[1]
 
+    fused_saved = 7
+    fused_rec_names = ("h",)
+    fused_grad_names = ("W_hh", "bias")
+
+    def fused_forward(self, p, xproj, state, drop_mask):
+        c, h = state
+        gates = xproj[0] + tf.matmul(h, p["W_hh"]) + p["bias"]
+        new_c, acts = _lstm_core(gates, c, drop_mask)
+        tc = tf.tanh(new_c)
+        new_h = tc * acts[3]
+        return new_h, (new_c, new_h), (h, c, *acts, tc)
+
+    def fused_backward(self, p, saved, drop_mask, d_state, d_h, xproj):
+        h, c, si, g, sf, so, tc = saved
+        dc, dh = d_state
+        if d_h is not None:
+            dh = dh + d_h
+        dc = dc + dh * so * (1.0 - tf.square(tc))
+        dc_prev, d_pre = _lstm_core_backward(dc, dh * tc, c, (si, g, sf, so), drop_mask)
+        dh_prev = tf.matmul(d_pre, p["W_hh_T"])
+        return (d_pre,), (dc_prev, dh_prev), {"h": h}
+
+    def fused_chunk_grads(self, p, rec, d_xp):
+        return {"W_hh": tf.matmul(rec["h"], d_xp[0], transpose_a=True), "bias": tf.reduce_sum(d_xp[0], 0)}
+
 
 class LayerNormLSTMCell(_Cell):
     """magenta's ``LayerNormLSTMCell``: no bias, per-gate layer norm, state ``[h, c]``."""
@@ -206,6 +282,26 @@ class LayerNormLSTMCell(_Cell):
 
     def output(self, state):
         return state[0]
+
+    fused_saved = 1 + LN_LSTM_SAVED
+    fused_rec_names = ("h", *LN_REC_NAMES)
+    fused_grad_names = ("W_hh", *LN_GRAD_NAMES)
+
+    def fused_forward(self, p, xproj, state, drop_mask):
+        h, c = state
+        new_h, new_c, saved = _ln_lstm_forward(xproj[0] + tf.matmul(h, p["W_hh"]), c, drop_mask, p)
+        return new_h, (new_h, new_c), (h, *saved)
+
+    def fused_backward(self, p, saved, drop_mask, d_state, d_h, xproj):
+        dh, dc = d_state
+        if d_h is not None:
+            dh = dh + d_h
+        d_pre, dc_prev, rec = _ln_lstm_backward(dh, dc, saved[1:], drop_mask, p)
+        dh_prev = tf.matmul(d_pre, p["W_hh_T"])
+        return (d_pre,), (dh_prev, dc_prev), {**rec, "h": saved[0]}
+
+    def fused_chunk_grads(self, p, rec, d_xp):
+        return {**_ln_lstm_grads(rec), "W_hh": tf.matmul(rec["h"], d_xp[0], transpose_a=True)}
 
 
 class HyperLSTMCell(_Cell):
@@ -254,12 +350,12 @@ class HyperLSTMCell(_Cell):
         self.hyper_cell.build_for_input(input_size + n)
         self.built = True
 
-    def project(self, x, rows=None):
+    def input_weights(self, rows=None):
         w = self.W_xh if rows is None else self.W_xh[rows]
         w_inner = self.hyper_cell.W_xh[: self.input_size]
         if rows is not None:
             w_inner = w_inner[rows]
-        return (dense(x, w), dense(x, w_inner))
+        return (tf.convert_to_tensor(w), tf.convert_to_tensor(w_inner))
 
     def loop_params(self):
         names = ("W_hh", "bias", "ln_all_gamma", "ln_all_beta", "ln_c_gamma", "ln_c_beta", "zw_w",
@@ -301,6 +397,370 @@ class HyperLSTMCell(_Cell):
 
     def output(self, state):
         return state[0]
+
+    fused_saved = 6 + 2 * LN_LSTM_SAVED
+    fused_rec_names = ("h", "hyper_h", "u", "zw", "zb", "d_gates", "d_alpha", "d_hh", "d_zw", "d_zb",
+                       *LN_REC_NAMES, *(f"inner_{k}" for k in LN_REC_NAMES))
+    fused_grad_names = ("W_hh", "bias", "ln_all_gamma", "ln_all_beta", "ln_c_gamma", "ln_c_beta",
+                        "zw_b", "alpha_w", "beta_w", "zw_flat", "zb_flat", "inner_w")
+    fused_needs_xproj = True
+    fused_chunk = 10  # it records about 4x what an LSTM does per step
+
+    def fused_forward(self, p, xproj, state, drop_mask):
+        h, hyper_h, c, hyper_c = state
+        n, e = self.units, self.embedding
+        inner_hidden = tf.matmul(tf.concat([h, hyper_h], axis=-1), p["inner_w"])
+        u, new_hyper_c, inner_saved = _ln_lstm_forward(xproj[1] + inner_hidden, hyper_c, None, p["inner"])
+        batch = tf.shape(h)[0]
+        zw = tf.reshape(tf.matmul(u, p["zw_flat"]), [batch, 8, e]) + p["zw_b"]
+        alpha = tf.einsum("bge,gen->bgn", zw, p["alpha_w"])  # [B, 8, n]
+        zb = tf.reshape(tf.matmul(u, p["zb_flat"]), [batch, 4, e])
+        beta = tf.einsum("bge,gen->bgn", zb, p["beta_w"])  # [B, 4, n]
+        xh = tf.reshape(xproj[0], [batch, 4, n])
+        hh = tf.reshape(tf.matmul(h, p["W_hh"]), [batch, 4, n])
+        gates = alpha[:, :4] * xh + (alpha[:, 4:] * hh + beta) + tf.reshape(p["bias"], [4, n])
+        new_h, new_c, saved = _ln_lstm_forward(tf.reshape(gates, [batch, 4 * n]), c, drop_mask, p)
+        # alpha is recomputed from zw in the backward (a small batched matmul) rather than kept.
+        return new_h, (new_h, u, new_c, new_hyper_c), (h, hyper_h, u, zw, zb, hh, *inner_saved, *saved)
+
+    def fused_backward(self, p, saved, drop_mask, d_state, d_h, xproj):
+        n, e = self.units, self.embedding
+        h, hyper_h, u, zw, zb, hh = saved[:6]
+        inner_saved, main_saved = saved[6 : 6 + LN_LSTM_SAVED], saved[6 + LN_LSTM_SAVED :]
+        dh, du, dc, d_hyper_c = d_state
+        if d_h is not None:
+            dh = dh + d_h
+        batch = tf.shape(h)[0]
+        # The main layer-norm LSTM, back to the gates' pre-activations alpha_x xh + alpha_h hh + beta + b.
+        d_gates, dc_prev, rec = _ln_lstm_backward(dh, dc, main_saved, drop_mask, p)
+        dg = tf.reshape(d_gates, [batch, 4, n])
+        alpha = tf.einsum("bge,gen->bgn", zw, p["alpha_w"])
+        xh = tf.reshape(xproj[0], [batch, 4, n])
+        d_xh = tf.reshape(dg * alpha[:, :4], [batch, 4 * n])
+        d_hh = tf.reshape(dg * alpha[:, 4:], [batch, 4 * n])
+        d_alpha = tf.concat([dg * xh, dg * hh], axis=1)
+        # ... then through alpha = zw W_alpha, zw = u W_zw + b, beta = (u W_zb) W_beta to u ...
+        d_zw = tf.reshape(tf.einsum("bgn,gen->bge", d_alpha, p["alpha_w"]), [batch, 8 * e])
+        d_zb = tf.reshape(tf.einsum("bgn,gen->bge", dg, p["beta_w"]), [batch, 4 * e])
+        du = du + tf.matmul(d_zw, p["zw_flat_T"]) + tf.matmul(d_zb, p["zb_flat_T"])
+        # ... and through the hyper cell, whose recurrent input is [h, hyper_h].
+        d_inner, d_hyper_c_prev, inner_rec = _ln_lstm_backward(du, d_hyper_c, inner_saved, None, p["inner"])
+        d_hcat = tf.matmul(d_inner, p["inner_w_T"])
+        dh_prev = tf.matmul(d_hh, p["W_hh_T"]) + d_hcat[:, :n]
+        rec.update({f"inner_{k}": v for k, v in inner_rec.items()})
+        rec.update(h=h, hyper_h=hyper_h, u=u, zw=tf.reshape(zw, [batch, 8 * e]),
+                   zb=tf.reshape(zb, [batch, 4 * e]), d_gates=d_gates,
+                   d_alpha=tf.reshape(d_alpha, [batch, 8 * n]), d_hh=d_hh, d_zw=d_zw, d_zb=d_zb)
+        return (d_xh, d_inner), (dh_prev, d_hcat[:, n:], dc_prev, d_hyper_c_prev), rec
+
+    def fused_chunk_grads(self, p, rec, d_xp):
+        n, e = self.units, self.embedding
+        rows = tf.shape(rec["h"])[0]
+        per_gate = lambda name, g, k: tf.reshape(rec[name], [rows, g, k])  # noqa: E731
+        grads = {
+            **_ln_lstm_grads(rec),
+            "W_hh": tf.matmul(rec["h"], rec["d_hh"], transpose_a=True),
+            "bias": tf.reduce_sum(rec["d_gates"], 0),
+            "zw_b": tf.reshape(tf.reduce_sum(rec["d_zw"], 0), [8, e]),
+            "alpha_w": tf.einsum("rge,rgn->gen", per_gate("zw", 8, e), per_gate("d_alpha", 8, n)),
+            "beta_w": tf.einsum("rge,rgn->gen", per_gate("zb", 4, e), per_gate("d_gates", 4, n)),
+            "zw_flat": tf.matmul(rec["u"], rec["d_zw"], transpose_a=True),
+            "zb_flat": tf.matmul(rec["u"], rec["d_zb"], transpose_a=True),
+            "inner_w": tf.matmul(tf.concat([rec["h"], rec["hyper_h"]], 1), d_xp[1], transpose_a=True),
+        }
+        grads["inner"] = _ln_lstm_grads({k: rec[f"inner_{k}"] for k in LN_REC_NAMES})
+        return grads
+
+    def fused_acc_init(self, p):
+        inner = {k: tf.zeros_like(p["inner"][k]) for k in LN_GRAD_NAMES}
+        return {**super().fused_acc_init(p), "inner": inner}
+
+    def fused_backward_params(self, p):
+        t = tf.transpose
+        return {**super().fused_backward_params(p), "zw_flat_T": t(p["zw_flat"]),
+                "zb_flat_T": t(p["zb_flat"]), "inner_w_T": t(p["inner_w"])}
+
+
+# -- fused sequences: the recurrence with a hand-written backward pass --------------------------------
+#
+# ``fused_sequence`` runs a cell over a whole sequence inside one ``tf.custom_gradient``. Its forward
+# loop computes ``step``'s maths op for op (so values do not change) and keeps, per step, only what
+# the backward needs; the backward is a second loop over the cells' ``fused_backward``, each undoing
+# one step by hand. Compared with differentiating the ``tf.while_loop`` automatically this keeps a
+# fraction of the activations, leaves the weights' gradients (``sum_t h_{t-1}^T d pre_t``) to a few
+# large matmuls per chunk of steps instead of a small matmul and an add per step, skips finished
+# sequences, and drops the generic loop gradient's bookkeeping ops.
+
+
+def _ln_forward(x, gamma, beta, blocks):
+    """``layer_norm`` (``blocks`` 1) or ``layer_norm_gates`` (``blocks`` 4), op for op, also returning
+    the normalised ``x_hat`` and ``1 / std`` (``[..., blocks, 1]``) that the backward needs."""
+    if blocks == 1:
+        mean = tf.reduce_mean(x, -1, keepdims=True)
+        shifted = x - mean
+        var = tf.reduce_mean(tf.square(shifted), -1, keepdims=True)
+        rstd = tf.math.rsqrt(var + LN_EPSILON)
+        x_hat = shifted * rstd
+        return gamma * x_hat + beta, x_hat, rstd
+    shape = tf.shape(x)
+    xb = tf.reshape(x, tf.concat([shape[:-1], [blocks, -1]], 0))
+    mean = tf.reduce_mean(xb, -1, keepdims=True)
+    var = tf.reduce_mean(tf.square(xb - mean), -1, keepdims=True)
+    rstd = tf.math.rsqrt(var + LN_EPSILON)
+    x_hat = tf.reshape((xb - mean) * rstd, shape)
+    return gamma * x_hat + beta, x_hat, rstd
+
+
+def _ln_backward(dy, x_hat, rstd, gamma, blocks):
+    """Gradient of ``gamma * x_hat + beta`` w.r.t. the layer norm's input, per block:
+    ``rstd * (g - mean(g) - x_hat * mean(g * x_hat))`` with ``g = dy * gamma``."""
+    g = dy * gamma
+    if blocks == 1:
+        return rstd * (g - tf.reduce_mean(g, -1, keepdims=True)
+                       - x_hat * tf.reduce_mean(g * x_hat, -1, keepdims=True))
+    shape = tf.shape(g)
+    block_shape = tf.concat([shape[:-1], [blocks, -1]], 0)
+    gb, xb = tf.reshape(g, block_shape), tf.reshape(x_hat, block_shape)
+    db = rstd * (gb - tf.reduce_mean(gb, -1, keepdims=True)
+                 - xb * tf.reduce_mean(gb * xb, -1, keepdims=True))
+    return tf.reshape(db, shape)
+
+
+def _lstm_acts(gates):
+    """``(sigma(i), tanh(j), sigma(f + 1), sigma(o))`` of the gate pre-activations (i, j, f, o)."""
+    i, j, f, o = tf.split(gates, 4, axis=-1)
+    return tf.sigmoid(i), tf.tanh(j), tf.sigmoid(f + FORGET_BIAS), tf.sigmoid(o)
+
+
+def _lstm_core(gates, c, drop_mask):
+    """``_lstm_update``, op for op, returning ``(new_c, activations)``."""
+    si, g, sf, so = _lstm_acts(gates)
+    gd = g if drop_mask is None else g * drop_mask
+    return c * sf + si * gd, (si, g, sf, so)
+
+
+def _lstm_core_backward(dc, dso, c, acts, drop_mask):
+    """Backward of ``_lstm_core`` given the whole gradient of ``new_c`` (``dc``) and that of
+    ``sigma(o)`` (``dso``). Returns ``(d c_prev, d gates [B, 4n])``."""
+    si, g, sf, so = acts
+    gd = g if drop_mask is None else g * drop_mask
+    dg = dc * si if drop_mask is None else dc * si * drop_mask
+    d_gates = tf.concat([
+        dc * gd * si * (1.0 - si),
+        dg * (1.0 - tf.square(g)),
+        dc * c * sf * (1.0 - sf),
+        dso * so * (1.0 - so),
+    ], axis=-1)
+    return dc * sf, d_gates
+
+
+def _ln_lstm_forward(pre, c, drop_mask, p):
+    """The layer-norm LSTM from its pre-activations ``pre`` (``LayerNormLSTMCell.step``'s maths).
+    Returns ``(new_h, new_c, saved)``. The gate activations are not kept: the backward recomputes
+    them from ``x_hat`` (a few elementwise ops, and half the memory)."""
+    gates, x_hat, rstd = _ln_forward(pre, p["ln_all_gamma"], p["ln_all_beta"], 4)
+    new_c, acts = _lstm_core(gates, c, drop_mask)
+    cn, c_hat, c_rstd = _ln_forward(new_c, p["ln_c_gamma"], p["ln_c_beta"], 1)
+    return tf.tanh(cn) * acts[3], new_c, (c, x_hat, rstd, c_hat, c_rstd)
+
+
+def _ln_lstm_backward(dh, dc, saved, drop_mask, p):
+    """Backward of ``_ln_lstm_forward``: ``(d pre, d c_prev, rec)``, ``rec`` the per-step terms of
+    the gains' and biases' gradients (``LN_REC_NAMES``, summed by ``_ln_lstm_grads``)."""
+    c, x_hat, rstd, c_hat, c_rstd = saved
+    si, g, sf, so = _lstm_acts(p["ln_all_gamma"] * x_hat + p["ln_all_beta"])
+    tc = tf.tanh(p["ln_c_gamma"] * c_hat + p["ln_c_beta"])
+    dcn = dh * so * (1.0 - tf.square(tc))
+    dc = dc + _ln_backward(dcn, c_hat, c_rstd, p["ln_c_gamma"], 1)
+    dc_prev, d_gates = _lstm_core_backward(dc, dh * tc, c, (si, g, sf, so), drop_mask)
+    d_pre = _ln_backward(d_gates, x_hat, rstd, p["ln_all_gamma"], 4)
+    return d_pre, dc_prev, {"gx": d_gates * x_hat, "g": d_gates, "cx": dcn * c_hat, "c": dcn}
+
+
+def _ln_lstm_grads(rec: dict) -> dict:
+    """The layer norms' gains and biases' gradients from ``_ln_lstm_backward``'s stacked records."""
+    return {"ln_all_gamma": tf.reduce_sum(rec["gx"], 0), "ln_all_beta": tf.reduce_sum(rec["g"], 0),
+            "ln_c_gamma": tf.reduce_sum(rec["cx"], 0), "ln_c_beta": tf.reduce_sum(rec["c"], 0)}
+
+
+def fused_sequence(cell: _Cell, inputs, state, drop_masks=None, *, lengths=None, collect=False,
+                   const=None, rows=None, input_grad=False, p=None):
+    """Run ``cell`` over a whole time-major sequence, with a hand-written backward pass.
+
+    The values are those of ``recurrence`` with ``cell.project`` and ``cell.step``; see the note
+    above ``_ln_forward``. The input projection is made inside the loop, one step at a time, and its
+    weights' gradient accumulated per chunk, so that neither the projection nor its gradient
+    (``[T, B, 4 units]`` each) is ever held whole. The backward runs in chunks of
+    ``cell.fused_chunk`` steps: the weights' gradients are then a few matmuls over the chunk's
+    (up to chunk x batch) rows, rather than a small matmul plus an add of the whole gradient at
+    every step (several times slower here), while the chunk's records stay small.
+
+    Args:
+        inputs: ``[T, B, in]`` time-major inputs (rows ``rows`` of the cell's input).
+        state: the initial state as a tuple (``cell.split_state``).
+        drop_masks: ``[T, B, units]`` recurrent-dropout masks (a fresh one per step), or None.
+        lengths: ``[B]`` int32 sequence lengths **sorted in decreasing order**, or None (every row
+            runs all T steps). A row's state stops changing after its length (dynamic_rnn
+            semantics), so at step t only the first ``k_t = #{lengths > t}`` rows are computed: on
+            the encoder's data (mean length about half the longest) that halves its work.
+        collect: also return the outputs ``h`` of every step (not with ``lengths``).
+        const: a tuple like ``cell.project``'s of ``[B, ...]`` terms added to the projection at
+            every step (the decoder's ``z`` part, projected once), or None.
+        rows: the slice of the cell's input rows that ``inputs`` holds (as in ``cell.project``).
+        input_grad: compute the gradient of ``inputs`` too (else None: data, not a variable).
+        p: ``cell.loop_params()`` if already read.
+    Returns:
+        ``(outputs [T, B, units] or None, final state tuple)``.
+    """
+    if lengths is not None and (collect or input_grad or const):
+        raise ValueError("fused_sequence: lengths cannot be combined with collect, const or input_grad")
+    p = cell.loop_params() if p is None else p
+    w_in = cell.input_weights(rows)
+    const = () if const is None else tuple(const)
+    n_s, n_w, n_c = len(state), len(w_in), len(const)
+    ragged = lengths is not None
+
+    def head(a, k):
+        return a if k is None else a[:k]
+
+    @tf.custom_gradient
+    def run(x, *args):
+        s0, ws = tuple(args[:n_s]), args[n_s : n_s + n_w]
+        cs = args[n_s + n_w : n_s + n_w + n_c]
+        pp = tf.nest.pack_sequence_as(p, list(args[n_s + n_w + n_c :]))
+        steps = tf.shape(x)[0]
+        saved_shapes = []
+
+        def rows_at(t):
+            # How many (leading) rows are still running at step t.
+            return tf.reduce_sum(tf.cast(lengths > t, tf.int32)) if ragged else None
+
+        def project(x_t, k):
+            xp = tuple(tf.matmul(x_t, w) for w in ws)
+            return tuple(a + head(c, k) for a, c in zip(xp, cs, strict=True)) if cs else xp
+
+        def forward(t, s, saved_tas, out_ta):
+            k = rows_at(t)
+            m = None if drop_masks is None else head(drop_masks[t], k)
+            h, new, saved = cell.fused_forward(pp, project(head(x[t], k), k),
+                                               tuple(head(a, k) for a in s), m)
+            if ragged:
+                new = tuple(_rejoin(a, b, k) for a, b in zip(new, s, strict=True))
+            # (the row count varies with lengths; eager mode sees each step's own)
+            saved_shapes[:] = [tf.TensorShape([None]).concatenate(v.shape[1:]) if ragged else v.shape
+                               for v in saved]
+            saved_tas = tuple(ta.write(t, v) for ta, v in zip(saved_tas, saved, strict=True))
+            if collect:
+                out_ta = out_ta.write(t, h)
+            return t + 1, new, saved_tas, out_ta
+
+        # With lengths the per-step tensors have k_t rows: the arrays' element shapes vary.
+        saved_tas = tuple(tf.TensorArray(tf.float32, size=steps, infer_shape=not ragged)
+                          for _ in range(cell.fused_saved))
+        out_ta = tf.TensorArray(tf.float32, size=steps) if collect else tf.constant(0)
+        _, final, saved_tas, out_ta = tf.while_loop(
+            lambda t, *_: t < steps, forward, (tf.constant(0), s0, saved_tas, out_ta),
+            maximum_iterations=steps)
+        outputs = ([out_ta.stack()] if collect else []) + list(final)
+
+        def grad(*dys):
+            dys = list(dys)
+            d_out = dys.pop(0) if collect else None
+            d_final = tuple(tf.zeros_like(s) if d is None else tf.convert_to_tensor(d)  # IndexedSlices
+                            for d, s in zip(dys, final, strict=True))
+            pb = cell.fused_backward_params(pp)
+            batch = tf.shape(x)[1]
+            chunk_len = cell.fused_chunk
+            n_chunks = (steps + chunk_len - 1) // chunk_len
+            rec_shapes = {}
+
+            def chunk(j, ds, acc, d_ws, d_cs, dx_ta):
+                # Steps [lo, hi) backwards; the weights' gradients of the chunk are then a few large
+                # matmuls over its stacked rows.
+                hi = steps - j * chunk_len
+                lo = tf.maximum(hi - chunk_len, 0)
+
+                def step(t, ds, rec_tas):
+                    k = rows_at(t)
+                    saved = tuple(_read(ta, t, shape)
+                                  for ta, shape in zip(saved_tas, saved_shapes, strict=True))
+                    m = None if drop_masks is None else head(drop_masks[t], k)
+                    x_t = head(x[t], k)
+                    xp = project(x_t, k) if cell.fused_needs_xproj else None
+                    d_xp, d_prev, rec = cell.fused_backward(
+                        pb, saved, m, tuple(head(d, k) for d in ds), None if d_out is None else d_out[t], xp)
+                    if ragged:  # finished rows pass their gradient through unchanged
+                        d_prev = tuple(_rejoin(a, b, k) for a, b in zip(d_prev, ds, strict=True))
+                    rec = {**rec, "x": x_t, **{f"d_xp{i}": d for i, d in enumerate(d_xp)}}
+                    rec_shapes.update({key: v.shape for key, v in rec.items()})
+                    rec_tas = {key: ta.write(t - lo, rec[key]) for key, ta in rec_tas.items()}
+                    return t - 1, d_prev, rec_tas
+
+                names = (*cell.fused_rec_names, "x", *(f"d_xp{i}" for i in range(n_w)))
+                rec_tas = {key: tf.TensorArray(tf.float32, size=hi - lo, infer_shape=not ragged)
+                           for key in names}
+                _, ds, rec_tas = tf.while_loop(lambda t, *_: t >= lo, step, (hi - 1, ds, rec_tas),
+                                               maximum_iterations=hi - lo)
+                # Each recorded tensor as [rows, features], rows in (step, batch row) order.
+                if ragged:
+                    stacked = {key: _with_shape(ta.concat(), [None, rec_shapes[key][-1]])
+                               for key, ta in rec_tas.items()}
+                else:
+                    stacked = {key: tf.reshape(ta.stack(), [-1, rec_shapes[key][-1]])
+                               for key, ta in rec_tas.items()}
+                d_xp = tuple(stacked[f"d_xp{i}"] for i in range(n_w))
+                acc = tf.nest.map_structure(tf.add, acc, cell.fused_chunk_grads(pb, stacked, d_xp))
+                d_ws = tuple(a + tf.matmul(stacked["x"], d, transpose_a=True)
+                             for a, d in zip(d_ws, d_xp, strict=True))
+                d_cs = tuple(a + tf.reduce_sum(tf.reshape(d, [hi - lo, batch, -1]), 0)
+                             for a, d in zip(d_cs, d_xp, strict=False))  # (none with lengths)
+                if input_grad:  # chunks come latest first: index them in time order for concat()
+                    d_x = tf.add_n([tf.matmul(d, w, transpose_b=True) for d, w in zip(d_xp, ws, strict=True)])
+                    dx_ta = dx_ta.write(n_chunks - 1 - j, tf.reshape(d_x, [hi - lo, batch, -1]))
+                return j + 1, ds, acc, d_ws, d_cs, dx_ta
+
+            init = (tf.constant(0), d_final, cell.fused_acc_init(pp), tuple(tf.zeros_like(w) for w in ws),
+                    tuple(tf.zeros_like(c) for c in cs),
+                    tf.TensorArray(tf.float32, size=n_chunks, infer_shape=False) if input_grad
+                    else tf.constant(0))
+            _, d_s0, acc, d_ws, d_cs, dx_ta = tf.while_loop(
+                lambda j, *_: j < n_chunks, chunk, init, maximum_iterations=n_chunks)
+            d_x = dx_ta.concat() if input_grad else None
+            return [d_x, *d_s0, *d_ws, *d_cs, *tf.nest.flatten(_fill(p, acc))]
+
+        return outputs, grad
+
+    results = run(inputs, *state, *w_in, *const, *tf.nest.flatten(p))
+    outputs = results[0] if collect else None
+    return outputs, tuple(results[1:] if collect else results)
+
+
+def _read(ta: tf.TensorArray, t, shape: tf.TensorShape) -> tf.Tensor:
+    """``ta.read(t)`` with the static shape the forward wrote (arrays of varying element shapes
+    lose it, and a matmul of unknown rank becomes a slower batched matmul)."""
+    v = ta.read(t)
+    v.set_shape(shape)
+    return v
+
+
+def _with_shape(v: tf.Tensor, shape) -> tf.Tensor:
+    v.set_shape(shape)
+    return v
+
+
+def _rejoin(head, full, k):
+    """``full`` with its first ``k`` rows replaced by ``head`` (static shape kept for the loop)."""
+    out = tf.concat([head, full[k:]], 0)
+    out.set_shape(full.shape)
+    return out
+
+
+def _fill(struct, grads):
+    """``struct``'s nest of dicts with the gradients in ``grads`` (None where absent)."""
+    if isinstance(struct, dict):
+        grads = grads or {}
+        return {k: _fill(v, grads.get(k)) for k, v in struct.items()}
+    return grads
 
 
 CELLS = {"lstm": LSTMCell, "layer_norm": LayerNormLSTMCell, "hyper": HyperLSTMCell}

@@ -24,7 +24,7 @@ from __future__ import annotations
 import tensorflow as tf
 from tensorflow import keras
 
-from sketch_rnn.cells import dense, make_cell
+from sketch_rnn.cells import dense, fused_sequence, make_cell
 from sketch_rnn.hparams import HParams
 
 STROKE_DIM = 5
@@ -51,6 +51,11 @@ class SketchRNN(keras.Model):
         # Loops over the padded length instead of the batch's longest sketch (same result); set by
         # XLA-compiled training, which needs static trip counts.
         self.static_loops = False
+        # Run the recurrences through cells.fused_sequence (hand-written backward, see there); False
+        # differentiates the plain tf.while_loop of ``recurrence`` instead (same values; slower,
+        # kept as the check of the hand-written gradients, and for XLA: fused_sequence's loops
+        # have data-dependent sizes, so static_loops implies the plain loops).
+        self.fused = True
         n_out = 3 + 6 * hps.num_mixture
         small = keras.initializers.RandomNormal(stddev=0.001)
         dec_input = STROKE_DIM
@@ -97,6 +102,8 @@ class SketchRNN(keras.Model):
         else:
             steps = tf.reduce_max(seq_len)
         targets = x[:, 1 : steps + 1]
+        if self.fused and not self.static_loops:
+            return self._encode_fused(targets, seq_len, steps, training)
         backward = tf.reverse_sequence(targets, seq_len, seq_axis=1, batch_axis=0)
         fw, bw = self.enc_fw, self.enc_bw
         proj_fw = fw.project(time_major(targets))
@@ -122,7 +129,24 @@ class SketchRNN(keras.Model):
         _, (s_fw, s_bw) = recurrence(
             step, inputs, (fw.zero_state(batch), bw.zero_state(batch)), steps
         )
-        last_h = tf.concat([fw.output(s_fw), bw.output(s_bw)], axis=-1)
+        return self._latent(tf.concat([fw.output(s_fw), bw.output(s_bw)], axis=-1))
+
+    def _encode_fused(self, targets, seq_len, steps, training):
+        # Sketches sorted longest first, so that those still running at a step are the leading
+        # rows (fused_sequence then computes only those); the codes are put back in batch order.
+        order = tf.argsort(seq_len, direction="DESCENDING", stable=True)
+        targets, seq_len = tf.gather(targets, order), tf.gather(seq_len, order)
+        backward = tf.reverse_sequence(targets, seq_len, seq_axis=1, batch_axis=0)
+        batch = tf.shape(targets)[0]
+        last_h = []
+        for cell, rows in ((self.enc_fw, targets), (self.enc_bw, backward)):
+            masks = self._dropout_masks(cell, steps, batch, training)
+            _, final = fused_sequence(cell, time_major(rows), cell.zero_state(batch), masks, lengths=seq_len)
+            last_h.append(cell.output(final))
+        last_h = tf.gather(tf.concat(last_h, axis=-1), tf.math.invert_permutation(order))
+        return self._latent(last_h)
+
+    def _latent(self, last_h):
         mu = tf.matmul(last_h, self.mu_w) + self.mu_b
         presig = tf.matmul(last_h, self.presig_w) + self.presig_b
         return mu, presig
@@ -154,15 +178,25 @@ class SketchRNN(keras.Model):
         hps, cell = self.hps, self.decoder
         inputs = time_major(tf.convert_to_tensor(inputs, tf.float32))
         steps, batch = inputs.shape[0] or tf.shape(inputs)[0], tf.shape(inputs)[1]
-        if training and hps.use_input_dropout:
+        masks = self._dropout_masks(cell, steps, batch, training)
+        input_dropout = training and hps.use_input_dropout
+        if input_dropout:
             # DropoutWrapper drops the whole input [S, z] with a fresh mask at every step.
             full = inputs
             if z is not None:
                 full = tf.concat([inputs, tf.tile(z[None], [steps, 1, 1])], axis=-1)
-            proj = cell.project(dropout(full, hps.input_dropout_prob))
-        else:
-            proj = self.project_inputs(inputs, z)
-        masks = self._dropout_masks(cell, steps, batch, training)
+            full = dropout(full, hps.input_dropout_prob)
+        if self.fused and not self.static_loops:
+            state = cell.split_state(state)
+            if input_dropout:
+                outputs, final = fused_sequence(cell, full, state, masks, collect=True, input_grad=True)
+            else:
+                # z's share of the projection is the same at every step: made once.
+                zproj = None if z is None else cell.project(z, slice(STROKE_DIM, None))
+                outputs, final = fused_sequence(cell, inputs, state, masks, collect=True, const=zproj,
+                                                rows=slice(0, STROKE_DIM))
+            return self._outputs(outputs, final, training)
+        proj = cell.project(full) if input_dropout else self.project_inputs(inputs, z)
 
         weights = cell.loop_params()
 
@@ -173,6 +207,10 @@ class SketchRNN(keras.Model):
 
         outputs, final = recurrence(step, (proj, masks), cell.split_state(state), steps,
                                     collect=True)
+        return self._outputs(outputs, final, training)
+
+    def _outputs(self, outputs, final, training):
+        hps, cell = self.hps, self.decoder
         if training and hps.use_output_dropout:
             outputs = dropout(outputs, hps.output_dropout_prob)
         # Transposing the 3+6M outputs is cheaper than transposing the hidden states.
