@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -38,3 +39,19 @@ def test_quickstart_trains_saves_and_draws(repo_dir, tmp_path):
     model = load_model(log_root)
     assert model.hps.dec_model == "layer_norm"
     assert abs(model.scale_factor - 18.5198) < 1e-4
+
+
+def test_test_command_installs_the_pinned_browser_client(repo_dir):
+    # tests/test_browser_client.py runs the real @magenta/sketch under Node; `npm ci` installs exactly
+    # the committed lockfile (and fails if it disagrees with package.json), so the client is pinned.
+    assert "npm ci --prefix tests/js" in _readme_commands(repo_dir)[1]
+    js = os.path.join(repo_dir, "tests", "js")
+    package = json.load(open(os.path.join(js, "package.json"), encoding="utf-8"))
+    lock = json.load(open(os.path.join(js, "package-lock.json"), encoding="utf-8"))
+    deps = package["dependencies"]
+    assert "@magenta/sketch" in deps
+    assert lock["packages"][""]["dependencies"] == deps
+    for name, version in deps.items():
+        assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name}@{version} is not an exact version"
+        assert lock["packages"][f"node_modules/{name}"]["version"] == version
+    assert all(entry.get("integrity") for key, entry in lock["packages"].items() if key)
