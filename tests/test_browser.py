@@ -15,6 +15,7 @@ from sketch_rnn.hparams import HParams
 from sketch_rnn.interop.browser import (
     QUANTIZATION_STEP,
     _model_arrays,
+    browser_initial_state,
     export_browser_model,
     load_browser_model,
     quantize,
@@ -23,6 +24,9 @@ from sketch_rnn.model import SketchRNN
 from sketch_rnn.sample import sample_strokes5
 
 NAMES = ["bird", "cat", "catbus", "elephantpig", "face", "pig", "rabbit", "sheep"]
+# The small test models have 2 mixture components, which the browser clients cannot run (they
+# hard-code 20); the exporter's warning about it is checked once, in its own test.
+pytestmark = pytest.mark.filterwarnings("ignore:num_mixture=2:UserWarning")
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +145,46 @@ def test_legacy_vae_version_sets_z_tanh(tmp_path):
     # ... and exporting keeps the legacy version so other clients apply tanh too.
     again = json.loads(Path(export_browser_model(model, tmp_path / "again.vae.json")).read_text())
     assert again[0]["version"] == 5
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@pytest.mark.parametrize("version", [5, 6])
+def test_browser_initial_state_and_legacy_tanh(tmp_path, version):
+    # sketch-rnn-js: a version < 6 VAE starts the decoder from tanh(W tanh(z) + b) but every step
+    # still reads the raw z; checked here against a plain numpy LSTM step.
+    path = export_browser_model(_small(conditional=True), tmp_path / "m.vae.json")
+    doc = json.loads(Path(path).read_text())
+    doc[0]["version"] = version
+    Path(path).write_text(json.dumps(doc))
+    model = load_browser_model(path)
+    z = np.random.default_rng(3).normal(0, 1.5, [2, 3]).astype(np.float64)
+    w = lambda v: np.asarray(v, np.float64)  # noqa: E731
+    z_init = np.tanh(z) if version < 6 else z
+    want = np.tanh(z_init @ w(model.init_w) + w(model.init_b))
+    state = browser_initial_state(model, z)
+    np.testing.assert_allclose(state, want, atol=1e-5)
+    np.testing.assert_allclose(browser_initial_state(model, z[0]), want[:1], atol=1e-5)
+
+    res = sample_strokes5(model, z=z.astype(np.float32), initial_state=state, greedy=True, max_len=3)
+    dec, d = model.decoder, model.hps.dec_rnn_size
+    c, h = want[:, :d], want[:, d:]  # TF LSTMCell state order (c, h), as the JS splits it
+    x = np.concatenate([np.zeros([2, 5]), z], axis=1)  # start token (0,0,0,0,0) and the raw z
+    i, j, f, o = np.split(x @ w(dec.W_xh) + h @ w(dec.W_hh) + w(dec.bias), 4, axis=1)
+    h1 = np.tanh(c * _sigmoid(f + 1.0) + _sigmoid(i) * np.tanh(j)) * _sigmoid(o)
+    np.testing.assert_allclose(res.raw[:, 0], h1 @ w(model.output_w) + w(model.output_b), atol=1e-4)
+
+
+def test_browser_initial_state_needs_a_vae():
+    with pytest.raises(ValueError, match="conditional"):
+        browser_initial_state(_small(conditional=False), np.zeros(3))
+
+
+def test_export_warns_when_the_clients_cannot_run_it(tmp_path):
+    with pytest.warns(UserWarning, match="hard-code 20 mixture components"):
+        export_browser_model(_small(conditional=False), tmp_path / "m.gen.json")
 
 
 def test_export_refuses_non_lstm_and_wrong_mode(tmp_path):

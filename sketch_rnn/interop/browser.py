@@ -18,8 +18,15 @@ A loaded model remembers the browser conventions as plain attributes (read by th
 evaluator): ``start_token = (0, 0, 0, 0, 0)`` (sketch-rnn-js's ``zero_input``; TF models use
 ``(0, 0, 1, 0, 0)``), ``pixel_scale = scale_factor / pixel_factor`` (pixels per model unit),
 ``pixel_factor``, ``temperature_convention = "browser"``, ``browser_info`` (the file's info) and
-``z_tanh`` (True for VAE files older than version 6: the decoder must see ``tanh(z)``. The
-evaluator applies it; when sampling such a model yourself pass ``z=np.tanh(z)``).
+``z_tanh`` (True for VAE files older than version 6). sketch-rnn-js applies that legacy ``tanh``
+in one place only, ``get_init_state_from_latent_vector``: the decoder's initial state is
+``tanh(tanh(z) @ init_w + init_b)`` while every decoder step still reads the raw ``z`` (its
+``update(x, state, z)`` and its demos pass the code untouched; its own ``decode()`` ignores the
+version). :func:`browser_initial_state` computes that state; sample such a model as the browser
+does with ``sample_strokes5(model, z=z, initial_state=browser_initial_state(model, z))``.
+
+Both browser clients hard-code 20 mixture components (``NMIXTURE`` / ``N_mixture``) and
+@magenta/sketch reads decoder-only files only; the exporter warns about a model they cannot run.
 
 Loading parses JSON only (never executes anything from the file) and checks every part: any problem
 raises one ``ValueError`` naming the file and what is wrong.
@@ -39,6 +46,7 @@ import contextlib
 import json
 import math
 import os
+import warnings
 
 import numpy as np
 
@@ -53,6 +61,8 @@ GEN_MODES = (2, "gen")
 GEN_BLOBS = 5
 VAE_BLOBS = 17
 MAX_FILE_BYTES = 1 << 30
+# sketch-rnn-js and @magenta/sketch both split the output layer assuming this many components.
+CLIENT_NUM_MIXTURE = 20
 
 
 def quantize(w) -> np.ndarray:
@@ -232,6 +242,28 @@ def set_browser_conventions(model, info: dict, pixel_factor: float = DEFAULT_PIX
     model.z_tanh = bool(model.hps.conditional and version < FORMAT_VERSION)
 
 
+def browser_initial_state(model, z) -> np.ndarray:
+    """The decoder's flat initial state ``[n, state_size]`` for latent codes ``z`` as sketch-rnn-js
+    computes it: ``tanh(W tanh(z) + b)`` for a legacy VAE (``model.z_tanh``), else ``tanh(W z + b)``.
+
+    The decoder steps themselves read the raw ``z`` either way, so pass both on:
+    ``sample_strokes5(model, z=z, initial_state=browser_initial_state(model, z))``.
+    """
+    import tensorflow as tf
+
+    if not model.hps.conditional:
+        raise ValueError("browser_initial_state needs a conditional (VAE) model; a decoder-only model "
+                         "starts from zeros")
+    z = np.asarray(z, np.float32)
+    if z.ndim == 1:
+        z = z[None]
+    if z.ndim != 2 or z.shape[1] != model.hps.z_size:
+        raise ValueError(f"z has shape {z.shape}: expected [n, {model.hps.z_size}] or [{model.hps.z_size}]")
+    if getattr(model, "z_tanh", False):
+        z = np.tanh(z)
+    return np.asarray(model.initial_state(tf.constant(z), len(z)))
+
+
 # -- writing -----------------------------------------------------------------------------------
 
 
@@ -254,6 +286,11 @@ def browser_json(model, mode: str = "gen", name: str | None = None,
                          "(its decoder reads z): export it with mode='vae'")
     if mode == "vae" and not hps.conditional:
         raise ValueError("mode='vae' needs a conditional model; this one is unconditional: use mode='gen'")
+    if hps.num_mixture != CLIENT_NUM_MIXTURE:
+        # Still a valid file (our loader reads any size), so only a warning: another client may cope.
+        warnings.warn(f"num_mixture={hps.num_mixture}: sketch-rnn-js and @magenta/sketch hard-code "
+                      f"{CLIENT_NUM_MIXTURE} mixture components and cannot run this file", UserWarning,
+                      stacklevel=3)
     if scale_factor is None:
         scale_factor = _browser_scale_factor(model)
     info = {
