@@ -24,7 +24,7 @@ from __future__ import annotations
 import tensorflow as tf
 from tensorflow import keras
 
-from sketch_rnn.cells import dense, fused_sequence, make_cell
+from sketch_rnn.cells import dense, fused_sequence, lane_permutation, make_cell
 from sketch_rnn.hparams import HParams
 
 STROKE_DIM = 5
@@ -132,9 +132,10 @@ class SketchRNN(keras.Model):
         return self._latent(tf.concat([fw.output(s_fw), bw.output(s_bw)], axis=-1))
 
     def _encode_fused(self, targets, seq_len, steps, training):
-        # Sketches sorted longest first, so that those still running at a step are the leading
-        # rows (fused_sequence then computes only those); the codes are put back in batch order.
-        order = tf.argsort(seq_len, direction="DESCENDING", stable=True)
+        # Sketches sorted longest first (within each of fused_sequence's lanes), so that those still
+        # running at a step are the leading rows, the only ones computed; the codes are put back in
+        # batch order.
+        order = lane_permutation(tf.argsort(seq_len, direction="DESCENDING", stable=True))
         targets, seq_len = tf.gather(targets, order), tf.gather(seq_len, order)
         backward = tf.reverse_sequence(targets, seq_len, seq_axis=1, batch_axis=0)
         batch = tf.shape(targets)[0]
