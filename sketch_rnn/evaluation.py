@@ -20,7 +20,8 @@ normalising factor), :func:`evaluate_drawings` reports:
   ``pretrained/SOURCES.md``.
 
 Conditional models decode from ``z = mu`` (``sample_z=True`` draws ``z = mu + sigma eps`` as the
-reference's eval model does); legacy browser VAEs (``model.z_tanh``) get ``tanh(z)``.
+reference's eval model does); legacy browser VAEs (``model.z_tanh``) get ``tanh(z)``
+in the decoder's initial state only, as sketch-rnn-js does.
 
 Example:
     >>> from sketch_rnn.interop.browser import load_browser_model  # doctest: +SKIP
@@ -268,13 +269,14 @@ def _forward(model, x: np.ndarray, seq_len: np.ndarray, sample_z: bool, rng: np.
         if sample_z:
             eps = rng.standard_normal(mu.shape).astype(np.float32)
             z = mu + tf.exp(presig / 2.0) * eps
-        if getattr(model, "z_tanh", False):
-            z = tf.tanh(z)
         kl = (-0.5 * tf.reduce_mean(1.0 + presig - tf.square(mu) - tf.exp(presig), axis=-1)).numpy()
     else:
         z = None
         kl = np.zeros(len(x))
-    state = model.initial_state(z, len(x))
+    # Legacy browser VAEs (version < 6) squash z only where sketch-rnn-js does: in the initial
+    # state; every decoder step reads the raw z.
+    z_init = tf.tanh(z) if z is not None and getattr(model, "z_tanh", False) else z
+    state = model.initial_state(z_init, len(x))
     raw, _ = model.decode(x_t[:, :-1], z, state, training=False)
     return raw.numpy(), kl
 

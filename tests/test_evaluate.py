@@ -179,3 +179,27 @@ def test_cli(tmp_path, pretrained, capsys):
     assert svg.read_text().count("<path") >= 3
     assert main_args(["--model", str(tmp_path / "none.gen.json"), "--data", str(data / "face.ndjson")]) == 2
     assert "no such model" in capsys.readouterr().err
+
+
+def test_legacy_vae_squashes_z_only_in_the_initial_state(monkeypatch):
+    # sketch-rnn-js (VAE files < v6): initial state from tanh(z), every decoder step reads raw z.
+    model = SketchRNN(HParams(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2, max_seq_len=20))
+    model.z_tanh = True
+    seen = {}
+    init, dec = model.initial_state, model.decode
+
+    def initial_state(z, batch):
+        seen["init"] = z.numpy()
+        return init(z, batch)
+
+    def decode(x, z, state, **kw):
+        seen["decode"] = z.numpy()
+        return dec(x, z, state, **kw)
+
+    monkeypatch.setattr(model, "initial_state", initial_state)
+    monkeypatch.setattr(model, "decode", decode)
+    drawing = np.array([[3.0, 1.0, 0], [2.0, -4.0, 0], [-1.0, 2.0, 1]], np.float32)
+    evaluate_drawings(model, [drawing], scale=1.0, sample_z=True, seed=1)  # z of order 1
+    assert np.abs(seen["decode"]).max() > 0.5
+    np.testing.assert_allclose(seen["init"], np.tanh(seen["decode"]), rtol=1e-6)
+    assert not np.allclose(seen["init"], seen["decode"])
