@@ -17,10 +17,11 @@ formats lives in ``sketch_rnn.interop`` and dataset building in ``sketch_rnn.dat
 
 from sketch_rnn.checkpoint import load_model, save_model
 from sketch_rnn.data import DataLoader, load_dataset, load_npz
-from sketch_rnn.draw import draw_svg, grid_svg, save_svg
+from sketch_rnn.draw import SVG, draw_png, draw_svg, grid_svg, save_svg, scatter_svg, show, strip_svg
 from sketch_rnn.evaluation import evaluate_drawings
 from sketch_rnn.evaluation import evaluate_model as evaluate
 from sketch_rnn.hparams import HParams, get_default_hparams
+from sketch_rnn.latent import analogy, eigen_sketches, interpolate, morph, pca, project
 from sketch_rnn.losses import kl_loss, mixture_params, reconstruction_loss
 from sketch_rnn.model import SketchRNN
 from sketch_rnn.sample import complete, decode, encode, sample
@@ -44,4 +45,7 @@ __all__ = [
     "kl_weight", "learning_rate", "lerp", "load_dataset", "load_model", "load_npz",
     "mixture_params", "pad_batch", "random_scale", "reconstruction_loss", "sample", "save_model",
     "save_svg", "slerp", "to_stroke3", "to_stroke5",
+    # latent space (sketch_rnn.latent) and rendering (sketch_rnn.draw)
+    "SVG", "analogy", "draw_png", "eigen_sketches", "interpolate", "morph", "pca", "project",
+    "scatter_svg", "show", "strip_svg",
 ]

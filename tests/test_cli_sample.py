@@ -1,4 +1,4 @@
-"""``sketch_rnn_sample``: writes a valid SVG grid, continues a drawing, rejects bad input."""
+"""``sketch_rnn_sample``: writes a valid SVG (or PNG) grid, continues a drawing, rejects bad input."""
 
 from __future__ import annotations
 
@@ -28,8 +28,9 @@ def model_dir(tmp_path_factory):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "sketch_rnn.cli.sample", *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "sketch_rnn.cli.sample", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def check_svg(path):
@@ -44,8 +45,14 @@ def test_sample_and_complete(model_dir, tmp_path):
     """One process per command (TF start-up): a sample grid, then a completion from .json."""
     out = tmp_path / "grid.svg"
     npy = tmp_path / "grid.npy"
-    done = run_cli(f"--log_root={model_dir}", "--num=4", "--temperature=0.5", f"--out={out}",
-                   "--seed=1", f"--npy_out={npy}")
+    done = run_cli(
+        f"--log_root={model_dir}",
+        "--num=4",
+        "--temperature=0.5",
+        f"--out={out}",
+        "--seed=1",
+        f"--npy_out={npy}",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     check_svg(out)
     drawings = np.load(npy, allow_pickle=True)
@@ -55,8 +62,17 @@ def test_sample_and_complete(model_dir, tmp_path):
     src = tmp_path / "start.json"
     src.write_text(json.dumps(prefix))
     out2 = tmp_path / "done.svg"
-    done = run_cli(f"--log_root={model_dir}", "--num=3", f"--out={out2}", f"--complete={src}",
-                   "--units=pixels", "--seed=2", "--max_len=6", f"--npy_out={npy}", "--greedy")
+    done = run_cli(
+        f"--log_root={model_dir}",
+        "--num=3",
+        f"--out={out2}",
+        f"--complete={src}",
+        "--units=pixels",
+        "--seed=2",
+        "--max_len=6",
+        f"--npy_out={npy}",
+        "--greedy",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     check_svg(out2)
     completions = np.load(npy, allow_pickle=True)
@@ -73,3 +89,23 @@ def test_bad_input(model_dir, tmp_path):
     done = run_cli(f"--log_root={model_dir}", f"--complete={bad}", f"--out={tmp_path / 'x.svg'}")
     assert done.returncode == 2 and "empty" in done.stderr
     assert not (tmp_path / "x.svg").exists()
+
+
+def test_png_output(model_dir, tmp_path):
+    """``--out`` ending in .png: a PNG of the requested size, strokes coloured by their order."""
+    from PIL import Image
+
+    out = tmp_path / "grid.png"
+    done = run_cli(
+        f"--log_root={model_dir}",
+        "--num=4",
+        "--seed=3",
+        "--max_len=10",
+        f"--out={out}",
+        "--png_size=160",
+        "--color_by_stroke=palette",
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    img = Image.open(out)
+    assert img.format == "PNG" and max(img.size) == 160
+    assert min(img.convert("L").getdata()) < 200  # something is drawn

@@ -2,12 +2,14 @@
 
     sketch_rnn_sample --log_root=checkpoints/aaron_sheep --num=16 --temperature=0.4 --out=sheep.svg
     sketch_rnn_sample --log_root=DIR --complete=start.npy --units=pixels --num=8 --out=done.svg
+    sketch_rnn_sample --log_root=DIR --num=9 --color_by_stroke=hsv --out=sheep.png --png_size=600
 
 A thin wrapper over :func:`sketch_rnn.sample.sample` / :func:`sketch_rnn.sample.complete`:
 ``--log_root`` is a ``sketch_rnn`` model folder or a magenta TF1 checkpoint folder;
 ``--complete`` names a stroke-3 drawing (``.npy`` array ``[L, 3]`` or ``.json`` list of
 ``[dx, dy, pen_lift]``) to continue ``--num`` ways. Drawings are laid out on a grid
-(:func:`sketch_rnn.draw.grid_svg`); ``--npy_out`` also saves them (stroke-3, model or prefix units).
+(:func:`sketch_rnn.draw.grid_svg`) and written as SVG or PNG by ``--out``'s suffix;
+``--npy_out`` also saves them (stroke-3, model or prefix units).
 """
 
 from __future__ import annotations
@@ -26,18 +28,33 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("log_root", None, "Model folder (sketch_rnn or magenta TF1 checkpoint).")
 flags.DEFINE_integer("num", 16, "Number of sketches (alternatives with --complete).")
 flags.DEFINE_float("temperature", 0.4, "Sampling temperature (> 0).")
-flags.DEFINE_string("out", "samples.svg", "Output SVG file.")
+flags.DEFINE_string("out", "samples.svg", "Output picture: .svg or .png.")
 flags.DEFINE_string("complete", None, "Stroke-3 drawing to continue (.npy or .json).")
-flags.DEFINE_enum("units", "model", ["model", "pixels"],
-                  "Units of the --complete drawing (pixels: divided by the model's scale factor).")
+flags.DEFINE_enum(
+    "units",
+    "model",
+    ["model", "pixels"],
+    "Units of the --complete drawing (pixels: divided by the model's scale factor).",
+)
 flags.DEFINE_integer("seed", None, "Seed (reproducible draws).")
 flags.DEFINE_boolean("greedy", False, "Most likely component, pen state and mean offsets.")
-flags.DEFINE_enum("convention", None, ["reference", "browser"],
-                  "Temperature convention (default: the model's, else reference).")
+flags.DEFINE_enum(
+    "convention",
+    None,
+    ["reference", "browser"],
+    "Temperature convention (default: the model's, else reference).",
+)
 flags.DEFINE_integer("max_len", None, "Most points per sketch (default: the model's max_seq_len).")
 flags.DEFINE_float("factor", 0.2, "SVG scale: coordinates are divided by it.")
 flags.DEFINE_integer("ncols", None, "Grid columns (default: about sqrt(num)).")
 flags.DEFINE_string("npy_out", None, "Also save the drawings as a .npy object array.")
+flags.DEFINE_integer("png_size", None, "PNG: longer side in pixels (default: the SVG's size).")
+flags.DEFINE_enum(
+    "color_by_stroke",
+    None,
+    ["palette", "hsv"],
+    "Colour strokes by their order (a fixed palette or a hue ramp).",
+)
 
 
 def read_strokes(path: str) -> np.ndarray:
@@ -56,19 +73,27 @@ def main(argv) -> int:
     del argv
     if not FLAGS.log_root:
         raise app.UsageError("--log_root is required")
-    if not FLAGS.out.lower().endswith(".svg"):
-        raise app.UsageError(f"--out={FLAGS.out}: only .svg output is supported")
+    if not FLAGS.out.lower().endswith((".svg", ".png")):
+        raise app.UsageError(f"--out={FLAGS.out}: expected a .svg or .png file name")
+    if FLAGS.png_size is not None and FLAGS.png_size <= 0:
+        raise app.UsageError(f"--png_size={FLAGS.png_size}: must be > 0")
     if FLAGS.num <= 0:
         raise app.UsageError(f"--num={FLAGS.num}: must be > 0")
     if not FLAGS.greedy and not FLAGS.temperature > 0:
         raise app.UsageError(f"--temperature={FLAGS.temperature}: must be > 0")
     from sketch_rnn.checkpoint import load_model
-    from sketch_rnn.draw import grid_svg, save_svg
+    from sketch_rnn.draw import grid_svg, save
     from sketch_rnn.sample import complete, sample
+
     try:
         model = load_model(FLAGS.log_root)
-        kw = dict(temperature=FLAGS.temperature, seed=FLAGS.seed, greedy=FLAGS.greedy,
-                  convention=FLAGS.convention, max_len=FLAGS.max_len)
+        kw = dict(
+            temperature=FLAGS.temperature,
+            seed=FLAGS.seed,
+            greedy=FLAGS.greedy,
+            convention=FLAGS.convention,
+            max_len=FLAGS.max_len,
+        )
         if FLAGS.complete:
             prefix = read_strokes(FLAGS.complete)
             drawings = complete(model, prefix, n=FLAGS.num, units=FLAGS.units, **kw)
@@ -77,7 +102,14 @@ def main(argv) -> int:
     except (OSError, ValueError) as e:
         print(f"sketch_rnn_sample: error: {e}", file=sys.stderr)
         return 2
-    save_svg(grid_svg(drawings, ncols=FLAGS.ncols, factor=FLAGS.factor), FLAGS.out)
+    svg = grid_svg(
+        drawings, ncols=FLAGS.ncols, factor=FLAGS.factor, color_by_stroke=FLAGS.color_by_stroke or False
+    )
+    try:
+        save(svg, FLAGS.out, size=FLAGS.png_size)
+    except (OSError, ValueError) as e:
+        print(f"sketch_rnn_sample: error: {e}", file=sys.stderr)
+        return 2
     if FLAGS.npy_out:
         arr = np.empty(len(drawings), dtype=object)
         arr[:] = drawings

@@ -1,0 +1,170 @@
+"""``sketch_rnn_interpolate``: morph one drawing into another through a model's latent space.
+
+    sketch_rnn_interpolate --log_root=checkpoints/aaron_sheep --a=first.npy --b=second.json --out=morph.svg
+    sketch_rnn_interpolate --model=DIR --data=datasets/aaron_sheep/aaron_sheep.npz --index_a=0 \\
+        --index_b=7 --steps=8 --method=lerp --temperature=0.1 --seed=0 --out=morph.png
+
+A thin wrapper over :func:`sketch_rnn.latent.morph`: both drawings are encoded, ``--steps`` codes
+are interpolated between them (``slerp`` or ``lerp``) and decoded in one batch, and the strip is
+drawn with :func:`sketch_rnn.draw.strip_svg`, as SVG or PNG by ``--out``'s suffix.
+
+The drawings are stroke-3 files (``.npy`` array ``[L, 3]`` or ``.json`` list of
+``[dx, dy, pen_lift]``, as ``sketch_rnn_sample --complete`` reads; ``--units=pixels`` when they are
+in data units) or two drawings of a dataset split (``--data=FILE.npz --index_a --index_b``, data
+units, clamped to +-1000 and divided by the model's scale factor as in training).
+``--model`` is anything :func:`sketch_rnn.checkpoint.load_model` reads (``--log_root`` is the same).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+from absl import app, flags
+
+from sketch_rnn.cli._common import setup_logging
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("log_root", None, "Model folder (sketch_rnn or magenta TF1 checkpoint).")
+flags.DEFINE_string("model", None, "Same as --log_root (also a browser .json model).")
+flags.DEFINE_string("a", None, "First drawing, stroke-3 (.npy or .json).")
+flags.DEFINE_string("b", None, "Last drawing, stroke-3 (.npy or .json).")
+flags.DEFINE_enum(
+    "units", "model", ["model", "pixels"], "Units of --a/--b (pixels: divided by the model's scale factor)."
+)
+flags.DEFINE_string("data", None, "Dataset .npz to take the two drawings from (instead of --a/--b).")
+flags.DEFINE_string("split", "test", "Split of --data.")
+flags.DEFINE_integer("index_a", None, "Index of the first drawing in --split of --data.")
+flags.DEFINE_integer("index_b", None, "Index of the last drawing in --split of --data.")
+flags.DEFINE_integer("steps", 10, "Drawings in the strip, both ends included (>= 2).")
+flags.DEFINE_enum("method", "slerp", ["slerp", "lerp"], "Interpolation: spherical or linear.")
+flags.DEFINE_float("temperature", 0.1, "Sampling temperature (> 0).")
+flags.DEFINE_integer("seed", None, "Seed (reproducible draws).")
+flags.DEFINE_boolean("greedy", False, "Most likely component, pen state and mean offsets.")
+flags.DEFINE_integer("max_len", None, "Most points per drawing (default: the model's max_seq_len).")
+flags.DEFINE_float("factor", 0.2, "SVG scale: model-unit coordinates are divided by it.")
+flags.DEFINE_string("out", "interpolation.svg", "Output picture: .svg or .png.")
+flags.DEFINE_integer("png_size", None, "PNG: longer side in pixels (default: the SVG's size).")
+flags.DEFINE_enum("color_by_stroke", None, ["palette", "hsv"], "Colour strokes by their order.")
+flags.DEFINE_boolean("labels", False, "Write each drawing's interpolation weight under it.")
+flags.DEFINE_string("npy_out", None, "Also save the drawings (model units) as a .npy object array.")
+
+
+def read_strokes(path: str, flag: str) -> np.ndarray:
+    """A stroke-3 drawing from ``.npy`` (array ``[L, 3]``) or ``.json`` (list of rows)."""
+    if path.lower().endswith(".npy"):
+        return np.load(path, allow_pickle=False)
+    if path.lower().endswith(".json"):
+        with open(path, encoding="utf-8") as f:
+            return np.asarray(json.load(f), dtype=np.float32)
+    raise ValueError(f"--{flag}={path}: expected a .npy or .json stroke-3 file")
+
+
+def _check_flags() -> None:
+    if bool(FLAGS.log_root) == bool(FLAGS.model):
+        raise app.UsageError("give the model with --log_root or --model (one of them)")
+    from_files = bool(FLAGS.a or FLAGS.b)
+    from_data = bool(FLAGS.data) or FLAGS.index_a is not None or FLAGS.index_b is not None
+    if from_files and from_data:
+        raise app.UsageError(
+            "give the drawings either as --a/--b files or as --data with --index_a/--index_b, not both"
+        )
+    if from_data and (not FLAGS.data or FLAGS.index_a is None or FLAGS.index_b is None):
+        raise app.UsageError("--data needs --index_a and --index_b (and the reverse)")
+    if not from_data and not (FLAGS.a and FLAGS.b):
+        raise app.UsageError("both --a and --b are required (or --data with --index_a/--index_b)")
+    if FLAGS.steps < 2:
+        raise app.UsageError(f"--steps={FLAGS.steps}: must be >= 2 (both ends are drawn)")
+    if not FLAGS.greedy and not FLAGS.temperature > 0:
+        raise app.UsageError(f"--temperature={FLAGS.temperature}: must be > 0")
+    if not FLAGS.out.lower().endswith((".svg", ".png")):
+        raise app.UsageError(f"--out={FLAGS.out}: expected a .svg or .png file name")
+    if FLAGS.png_size is not None and FLAGS.png_size <= 0:
+        raise app.UsageError(f"--png_size={FLAGS.png_size}: must be > 0")
+    if not FLAGS.factor > 0:
+        raise app.UsageError(f"--factor={FLAGS.factor}: must be > 0")
+
+
+def _endpoints(model) -> tuple[np.ndarray, np.ndarray]:
+    """The two drawings in model units."""
+    from sketch_rnn.sample import pixel_scale
+
+    if FLAGS.data:
+        from sketch_rnn.data import load_npz
+        from sketch_rnn.strokes import clamp
+
+        splits = load_npz(FLAGS.data)
+        if FLAGS.split not in splits:
+            raise ValueError(f"--split={FLAGS.split}: {FLAGS.data} has splits {sorted(splits)}")
+        drawings = splits[FLAGS.split]
+        pair = []
+        for flag, i in (("index_a", FLAGS.index_a), ("index_b", FLAGS.index_b)):
+            if not 0 <= i < len(drawings):
+                raise ValueError(
+                    f"--{flag}={i}: the {FLAGS.split} split has {len(drawings)} drawings "
+                    f"(0..{len(drawings) - 1})"
+                )
+            pair.append(clamp(np.asarray(drawings[i], np.float32)))
+        factor = pixel_scale(model)
+    else:
+        pair = [read_strokes(FLAGS.a, "a"), read_strokes(FLAGS.b, "b")]
+        factor = pixel_scale(model) if FLAGS.units == "pixels" else 1.0
+    out = []
+    for flag, d in zip(("a", "b"), pair, strict=True):
+        d = np.asarray(d, np.float32)
+        if d.ndim != 2 or d.shape[1] != 3 or not len(d):
+            raise ValueError(
+                f"drawing --{flag}: expected a non-empty stroke-3 array [L, 3], got shape {d.shape}"
+            )
+        out.append(d / np.array([factor, factor, 1.0], np.float32))
+    return out[0], out[1]
+
+
+def main(argv) -> int:
+    del argv
+    _check_flags()
+    from sketch_rnn.checkpoint import load_model
+    from sketch_rnn.draw import save, strip_svg
+    from sketch_rnn.latent import morph
+
+    try:
+        model = load_model(FLAGS.log_root or FLAGS.model)
+        a, b = _endpoints(model)
+        drawings = morph(
+            model,
+            a,
+            b,
+            n=FLAGS.steps,
+            method=FLAGS.method,
+            temperature=FLAGS.temperature,
+            seed=FLAGS.seed,
+            greedy=FLAGS.greedy,
+            max_len=FLAGS.max_len,
+        )
+        labels = [f"{t:.2f}" for t in np.linspace(0, 1, FLAGS.steps)] if FLAGS.labels else None
+        svg = strip_svg(
+            drawings, factor=FLAGS.factor, labels=labels, color_by_stroke=FLAGS.color_by_stroke or False
+        )
+        save(svg, FLAGS.out, size=FLAGS.png_size)
+    except (OSError, ValueError) as e:
+        print(f"sketch_rnn_interpolate: error: {e}", file=sys.stderr)
+        return 2
+    if FLAGS.npy_out:
+        arr = np.empty(len(drawings), dtype=object)
+        arr[:] = drawings
+        np.save(FLAGS.npy_out, arr, allow_pickle=True)
+    print(f"{len(drawings)} drawings ({FLAGS.method}) in {os.path.abspath(FLAGS.out)}", file=sys.stderr)
+    return 0
+
+
+def run():
+    """Console-script entry point."""
+    setup_logging()
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
