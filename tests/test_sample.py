@@ -363,6 +363,51 @@ def test_encode_equals_model_encode_on_padded_batch(vae):
     np.testing.assert_allclose(encode(vae, [drawings[0].tolist()]), mu[:1], atol=1e-6)
 
 
+@pytest.mark.parametrize("enc_model", ["lstm", "layer_norm", "hyper"])
+def test_encode_xla_matches_graph_at_edge_lengths(enc_model):
+    # The XLA encoder (two loops side by side, two steps per iteration, stopping at the real
+    # length) against model.encode: odd and even lengths, one point, exactly the padded bucket (64)
+    # and one more, and the masking of a small batch.
+    model = randomize(SketchRNN(HParams(**TINY, enc_model=enc_model)), seed=4)
+    rng = np.random.default_rng(5)
+    drawings = []
+    for length in (1, 2, 7, 64, 65):
+        d = rng.normal(size=(length, 3)).astype(np.float32)
+        d[:, 2] = rng.integers(0, 2, length)
+        drawings.append(d)
+    lengths = np.array([len(d) for d in drawings], np.int32)
+    want, _ = model.encode(pad_batch(drawings, int(lengths.max())), lengths)
+    for d, w in zip(drawings, want.numpy(), strict=True):
+        np.testing.assert_allclose(encode(model, [d], jit_compile=True)[0], w, atol=1e-5)
+    np.testing.assert_allclose(encode(model, drawings[:3], jit_compile=True), want[:3], atol=1e-5)
+    np.testing.assert_allclose(encode(model, drawings, jit_compile=True), want, atol=1e-5)
+    np.testing.assert_allclose(encode(model, drawings, jit_compile=False), want, atol=1e-5)
+
+
+def test_z_tanh_applies_to_the_initial_state_only(vae):
+    """Legacy browser VAEs (``z_tanh``): sketch-rnn-js makes the decoder's initial state from
+    ``tanh(z)`` but feeds the raw ``z`` as input, and its ``encode`` returns ``z`` untouched."""
+    legacy = randomize(SketchRNN(HParams(**TINY)), seed=1)  # vae's weights
+    legacy.z_tanh = True
+    drawings = _drawings(3, seed=14)
+    np.testing.assert_array_equal(encode(legacy, drawings), encode(vae, drawings))
+    z = 3.0 * np.random.default_rng(15).normal(size=(2, Z)).astype(np.float32)
+    got = sample_strokes5(legacy, z=z, greedy=True, max_len=L, early_stop=False)
+    want = sample_strokes5(vae, z=z, greedy=True, max_len=L, early_stop=False,
+                           initial_state=vae.initial_state(tf.tanh(z)))
+    np.testing.assert_allclose(got.raw, want.raw, atol=1e-5)
+    plain = sample_strokes5(vae, z=z, greedy=True, max_len=L, early_stop=False)
+    assert np.abs(plain.raw - got.raw).max() > 1e-3
+    # complete() primes the decoder from the same state.
+    from sketch_rnn.sample import _compiled_primer
+
+    inputs = np.zeros([2, 4, 5], np.float32)
+    inputs[:, :, 2] = 1.0
+    primed = _compiled_primer(legacy)(tf.constant(inputs), tf.constant(z))
+    _, want_state = vae.decode(inputs, tf.constant(z), vae.initial_state(tf.tanh(z)))
+    np.testing.assert_allclose(primed, want_state, atol=1e-5)
+
+
 def test_encode_sample_z_adds_noise(vae):
     # sigma = exp(presig / 2) = 3 exactly for every drawing (weights restored afterwards).
     saved = vae.presig_w.numpy(), vae.presig_b.numpy()
