@@ -22,8 +22,8 @@ evaluator): ``start_token = (0, 0, 0, 0, 0)`` (sketch-rnn-js's ``zero_input``; T
 in one place only, ``get_init_state_from_latent_vector``: the decoder's initial state is
 ``tanh(tanh(z) @ init_w + init_b)`` while every decoder step still reads the raw ``z`` (its
 ``update(x, state, z)`` and its demos pass the code untouched; its own ``decode()`` ignores the
-version). :func:`browser_initial_state` computes that state; sample such a model as the browser
-does with ``sample_strokes5(model, z=z, initial_state=browser_initial_state(model, z))``.
+version). The sampler (``sample``, ``decode``, ``complete``) and the evaluator do the same by
+themselves; :func:`browser_initial_state` computes that state for your own decoding loops.
 
 Both browser clients hard-code 20 mixture components (``NMIXTURE`` / ``N_mixture``) and
 @magenta/sketch reads decoder-only files only; the exporter warns about a model they cannot run.
