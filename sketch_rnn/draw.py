@@ -109,6 +109,10 @@ class SVG(str):
         obj.scene = scene
         return obj
 
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        # IPython's text form (also stored in notebooks): a short tag, not the whole document again.
+        printer.text(f"<SVG {self.width:g}x{self.height:g}>")
+
     @property
     def width(self) -> float:
         return self.scene.width

@@ -255,3 +255,10 @@ def test_svg_object_save_by_suffix_and_notebook_display(tmp_path, monkeypatch):
     show(THREE_STROKES, color_by_stroke="hsv")
     show([LINE, LINE])
     assert shown[0] is svg and all(isinstance(s, SVGDoc) for s in shown) and len(shown) == 3
+
+
+def test_svg_text_form_in_ipython_is_short():
+    pretty = pytest.importorskip("IPython.lib.pretty")
+    svg = draw_svg([[0, 0, 0], [5, 5, 1]], factor=1)
+    assert pretty.pretty(svg) == "<SVG 55x55>"
+    assert str(svg).startswith("<?xml")  # still the whole document as a string
