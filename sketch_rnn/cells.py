@@ -693,7 +693,7 @@ def fused_sequence(cell: _Cell, inputs, state, drop_masks=None, *, lengths=None,
         saved_tas = tuple(tuple(tf.TensorArray(tf.float32, size=steps, infer_shape=not ragged)
                                 for _ in range(cell.fused_saved)) for _ in lanes)
         out_tas = tuple(tf.TensorArray(tf.float32, size=steps) if collect else tf.constant(0) for _ in lanes)
-        states = tuple(tuple(rows_of(a, i, None) for a in s0) for i in lanes)
+        states = tuple(tuple(_any_rows(rows_of(a, i, None)) for a in s0) for i in lanes)
         _, final, saved_tas, out_tas = tf.while_loop(
             lambda t, *_: t < steps, forward, (tf.constant(0), states, saved_tas, out_tas),
             maximum_iterations=steps)
@@ -703,9 +703,10 @@ def fused_sequence(cell: _Cell, inputs, state, drop_masks=None, *, lengths=None,
         def grad(*dys):
             dys = list(dys)
             d_out = dys.pop(0) if collect else None
-            d_final = tuple(tuple(rows_of(tf.zeros_like(o) if d is None else tf.convert_to_tensor(d), i, None)
-                                  for d, o in zip(dys, outputs[-n_s:], strict=True))  # (IndexedSlices)
-                            for i in lanes)
+            # (a None gradient: zeros; IndexedSlices: dense)
+            d_full = [tf.zeros_like(o) if d is None else tf.convert_to_tensor(d)
+                      for d, o in zip(dys, outputs[-n_s:], strict=True)]
+            d_final = tuple(tuple(_any_rows(rows_of(d, i, None)) for d in d_full) for i in lanes)
             pb = cell.fused_backward_params(pp)
             chunk_len = cell.fused_chunk
             n_chunks = (steps + chunk_len - 1) // chunk_len
@@ -790,6 +791,12 @@ def _read(ta: tf.TensorArray, t, shape: tf.TensorShape) -> tf.Tensor:
     v = ta.read(t)
     v.set_shape(shape)
     return v
+
+
+def _any_rows(v: tf.Tensor) -> tf.Tensor:
+    """``v`` with its static row count forgotten: a lane's slice of a batch of known size can have
+    a static row count that the loop body's tensors (sliced with run-time bounds) do not."""
+    return tf.raw_ops.PlaceholderWithDefault(input=v, shape=tf.TensorShape([None]).concatenate(v.shape[1:]))
 
 
 def _with_shape(v: tf.Tensor, shape) -> tf.Tensor:

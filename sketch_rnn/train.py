@@ -61,12 +61,13 @@ def build_optimizer(hps: HParams) -> keras.optimizers.Optimizer:
                                  beta_2=0.999, epsilon=1e-8)
 
 
-def compute_losses(model: SketchRNN, x, seq_len, kl_weight, training: bool, eps=None) -> dict:
+def compute_losses(model: SketchRNN, x, seq_len, kl_weight, training: bool, eps=None,
+                   noise_seed=None) -> dict:
     """Forward pass and every reported loss: ``cost``, ``r_cost`` (pen loss unmasked, as the
     reference trains and validates), ``r_cost_masked`` (its inference-mode form) and ``kl_cost``
     (after the floor)."""
     hps = model.hps
-    out = model(x, seq_len, training=training, eps=eps)
+    out = model(x, seq_len, training=training, eps=eps, noise_seed=noise_seed)
     ls, lp, mask = losses.reconstruction_terms(out["raw"], x[:, 1:], hps.num_mixture, hps.gmm_loss)
     r = tf.reduce_mean(ls + lp)
     r_masked = tf.reduce_mean(ls + lp * mask)
@@ -100,8 +101,10 @@ class TrainStep:
         eps = None
         if self.model.hps.conditional:
             eps = self.rng.normal([tf.shape(x)[0], self.model.hps.z_size])
+        noise_seed = self.rng.make_seeds(1)[:, 0]  # dropout masks: also from the checkpointed state
         with tf.GradientTape() as tape:
-            parts = compute_losses(self.model, x, seq_len, kl_weight, training=True, eps=eps)
+            parts = compute_losses(self.model, x, seq_len, kl_weight, training=True, eps=eps,
+                                   noise_seed=noise_seed)
         grads = tape.gradient(parts["cost"], self.variables)
         grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, self.variables, strict=True)]
         finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])

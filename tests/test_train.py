@@ -51,8 +51,9 @@ def test_training_lowers_validation_loss(sheep_dir, tmp_path):
 
 
 def test_resume_is_exact(sheep_dir, tmp_path):
-    # Recurrent dropout off: its masks come from TF's op RNG, which a checkpoint does not hold.
-    hps = HParams(**TINY, save_every=10, num_steps=20, use_recurrent_dropout=False)
+    # Every dropout on: its masks are drawn from the checkpointed noise generator too.
+    hps = HParams(**TINY, save_every=10, num_steps=20, use_recurrent_dropout=True,
+                  use_input_dropout=True, use_output_dropout=True)
     straight = Trainer(hps, sheep_dir, str(tmp_path / "a"), seed=3, progress=False)
     straight.train()
     first = Trainer(hps, sheep_dir, str(tmp_path / "b"), seed=3, progress=False)
