@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from sketch_rnn.sample import decode, encode, pixel_scale
+from sketch_rnn.sample import _unit_factor, decode, encode
 
 __all__ = [
     "EigenSketches",
@@ -97,14 +97,6 @@ def _method(method: str) -> str:
     if method not in METHODS:
         raise ValueError(f"method={method!r}: expected one of {METHODS}")
     return method
-
-
-def _unit_factor(model, units: str) -> float:
-    if units == "model":
-        return 1.0
-    if units in ("pixels", "pixel", "data"):
-        return pixel_scale(model)
-    raise ValueError(f"units={units!r}: expected 'model' or 'pixels'")
 
 
 # ---------------------------------------------------------------------------------------------

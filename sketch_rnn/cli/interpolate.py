@@ -17,14 +17,13 @@ units, clamped to +-1000 and divided by the model's scale factor as in training)
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 import numpy as np
 from absl import app, flags
 
-from sketch_rnn.cli._common import setup_logging
+from sketch_rnn.cli._common import read_strokes, save_drawings_npy, setup_logging
 
 FLAGS = flags.FLAGS
 
@@ -53,14 +52,6 @@ flags.DEFINE_boolean("labels", False, "Write each drawing's interpolation weight
 flags.DEFINE_string("npy_out", None, "Also save the drawings (model units) as a .npy object array.")
 
 
-def read_strokes(path: str, flag: str) -> np.ndarray:
-    """A stroke-3 drawing from ``.npy`` (array ``[L, 3]``) or ``.json`` (list of rows)."""
-    if path.lower().endswith(".npy"):
-        return np.load(path, allow_pickle=False)
-    if path.lower().endswith(".json"):
-        with open(path, encoding="utf-8") as f:
-            return np.asarray(json.load(f), dtype=np.float32)
-    raise ValueError(f"--{flag}={path}: expected a .npy or .json stroke-3 file")
 
 
 def _check_flags() -> None:
@@ -153,9 +144,7 @@ def main(argv) -> int:
         print(f"sketch_rnn_interpolate: error: {e}", file=sys.stderr)
         return 2
     if FLAGS.npy_out:
-        arr = np.empty(len(drawings), dtype=object)
-        arr[:] = drawings
-        np.save(FLAGS.npy_out, arr, allow_pickle=True)
+        save_drawings_npy(FLAGS.npy_out, drawings)
     print(f"{len(drawings)} drawings ({FLAGS.method}) in {os.path.abspath(FLAGS.out)}", file=sys.stderr)
     return 0
 

@@ -14,14 +14,12 @@ A thin wrapper over :func:`sketch_rnn.sample.sample` / :func:`sketch_rnn.sample.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
-import numpy as np
 from absl import app, flags
 
-from sketch_rnn.cli._common import setup_logging
+from sketch_rnn.cli._common import read_strokes, save_drawings_npy, setup_logging
 
 FLAGS = flags.FLAGS
 
@@ -57,16 +55,6 @@ flags.DEFINE_enum(
 )
 
 
-def read_strokes(path: str) -> np.ndarray:
-    """A stroke-3 drawing from ``.npy`` (array ``[L, 3]``) or ``.json`` (list of rows)."""
-    if path.endswith(".npy"):
-        arr = np.load(path, allow_pickle=False)
-    elif path.endswith(".json"):
-        with open(path, encoding="utf-8") as f:
-            arr = np.asarray(json.load(f), dtype=np.float32)
-    else:
-        raise ValueError(f"--complete={path}: expected a .npy or .json stroke-3 file")
-    return arr
 
 
 def main(argv) -> int:
@@ -95,7 +83,7 @@ def main(argv) -> int:
             max_len=FLAGS.max_len,
         )
         if FLAGS.complete:
-            prefix = read_strokes(FLAGS.complete)
+            prefix = read_strokes(FLAGS.complete, "complete")
             drawings = complete(model, prefix, n=FLAGS.num, units=FLAGS.units, **kw)
         else:
             drawings = sample(model, FLAGS.num, **kw)
@@ -111,9 +99,7 @@ def main(argv) -> int:
         print(f"sketch_rnn_sample: error: {e}", file=sys.stderr)
         return 2
     if FLAGS.npy_out:
-        arr = np.empty(len(drawings), dtype=object)
-        arr[:] = drawings
-        np.save(FLAGS.npy_out, arr, allow_pickle=True)
+        save_drawings_npy(FLAGS.npy_out, drawings)
     what = "completions" if FLAGS.complete else "sketches"
     print(f"{len(drawings)} {what} in {os.path.abspath(FLAGS.out)}", file=sys.stderr)
     return 0
