@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _helpers import randomize
 
 from sketch_rnn.hparams import HParams
 from sketch_rnn.latent import analogy, eigen_sketches, grid, interpolate, morph, pca, project
@@ -18,11 +19,6 @@ A = np.array([[1.0, 0.0, 0], [0.5, 1.0, 0], [-1.0, 0.2, 1]], np.float32)
 B = np.array([[0.0, 1.0, 0], [1.0, 0.0, 1], [0.3, 0.3, 0], [0.2, -0.4, 1]], np.float32)
 
 
-def randomize(model: SketchRNN, seed: int, scale: float = 0.4) -> SketchRNN:
-    rng = np.random.default_rng(seed)
-    for v in model.weights:
-        v.assign(rng.normal(0.0, scale, tuple(v.shape)).astype(np.float32))
-    return model
 
 
 @pytest.fixture(scope="module")

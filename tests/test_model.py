@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
+from _helpers import randomize
 
 import sketch_rnn.cells
 from sketch_rnn.cells import HYPER_EMBEDDING_SIZE, HYPER_NUM_UNITS, dense
@@ -23,12 +24,6 @@ def tiny(**kw) -> HParams:
     return HParams(**{**TINY, **kw})
 
 
-def randomize(model: SketchRNN, seed: int = 0, scale: float = 0.4) -> SketchRNN:
-    """Give every weight a random value, so that biases, gains and layouts all matter."""
-    rng = np.random.default_rng(seed)
-    for v in model.weights:
-        v.assign(rng.normal(0.0, scale, tuple(v.shape)).astype(np.float32))
-    return model
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+from _helpers import randomize
 
 from sketch_rnn.hparams import HParams
 from sketch_rnn.model import SketchRNN
@@ -20,11 +21,6 @@ END_ROW = [0.0, 0.0, 0.0, 0.0, 1.0]
 B, L = 4, 20
 
 
-def randomize(model: SketchRNN, seed: int, scale: float = 0.4) -> SketchRNN:
-    rng = np.random.default_rng(seed)
-    for v in model.weights:
-        v.assign(rng.normal(0.0, scale, tuple(v.shape)).astype(np.float32))
-    return model
 
 
 @pytest.fixture(scope="module")
