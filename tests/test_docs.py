@@ -34,6 +34,10 @@ def test_quickstart_trains_saves_and_draws(repo_dir, tmp_path):
     assert "sampled sheep" in run.stderr
     svg = ET.parse(log_root / "samples.svg").getroot()
     assert svg.tag.endswith("svg")
+    # The shipped pretrained sheep draw first (checkpoints/aaron_sheep).
+    pretrained = ET.parse(log_root / "pretrained_samples.svg").getroot()
+    paths = pretrained.findall(".//{http://www.w3.org/2000/svg}path")
+    assert paths and sum(len(p.get("d")) for p in paths) > 2000  # four sheep, not an empty grid
     from sketch_rnn.checkpoint import load_model
 
     model = load_model(log_root)
