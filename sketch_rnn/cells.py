@@ -375,25 +375,31 @@ class HyperLSTMCell(_Cell):
     def step(self, xproj, state, drop_mask=None, p=None):
         p = p or self.loop_params()
         h, hyper_h, c, hyper_c = state
-        n, e = self.units, self.embedding
+        n = self.units
         inner_hidden = tf.matmul(tf.concat([h, hyper_h], axis=-1), p["inner_w"])
         u, (new_hyper_h, new_hyper_c) = self.hyper_cell.step(
             (xproj[1],), (hyper_h, hyper_c), p=p["inner"], hidden_proj=inner_hidden
         )
+        gates, _, _, _ = self._modulated_gates(p, xproj[0], h, u)
+        gates = layer_norm_gates(gates, p["ln_all_gamma"], p["ln_all_beta"], n)
+        new_c, o = _lstm_update(gates, c, n, drop_mask)
+        new_h = tf.tanh(layer_norm(new_c, p["ln_c_gamma"], p["ln_c_beta"])) * tf.sigmoid(o)
+        return new_h, (new_h, new_hyper_h, new_c, new_hyper_c)
+
+    def _modulated_gates(self, p, xh_flat, h, u):
+        """The gate pre-activations ``[B, 4n]`` before layer norm, ``alpha_x * W_x x + alpha_h * W_h h
+        + beta + bias`` with the scales and biases projected from the hyper output ``u``; also
+        returns ``zw``, ``zb`` and ``hh`` (``W_h h`` per gate), which the fused backward keeps."""
+        n, e = self.units, self.embedding
         batch = tf.shape(h)[0]
         zw = tf.reshape(tf.matmul(u, p["zw_flat"]), [batch, 8, e]) + p["zw_b"]
         alpha = tf.einsum("bge,gen->bgn", zw, p["alpha_w"])  # [B, 8, n]
         zb = tf.reshape(tf.matmul(u, p["zb_flat"]), [batch, 4, e])
         beta = tf.einsum("bge,gen->bgn", zb, p["beta_w"])  # [B, 4, n]
-        xh = tf.reshape(xproj[0], [batch, 4, n])
+        xh = tf.reshape(xh_flat, [batch, 4, n])
         hh = tf.reshape(tf.matmul(h, p["W_hh"]), [batch, 4, n])
         gates = alpha[:, :4] * xh + (alpha[:, 4:] * hh + beta) + tf.reshape(p["bias"], [4, n])
-        gates = layer_norm_gates(
-            tf.reshape(gates, [batch, 4 * n]), p["ln_all_gamma"], p["ln_all_beta"], n
-        )
-        new_c, o = _lstm_update(gates, c, n, drop_mask)
-        new_h = tf.tanh(layer_norm(new_c, p["ln_c_gamma"], p["ln_c_beta"])) * tf.sigmoid(o)
-        return new_h, (new_h, new_hyper_h, new_c, new_hyper_c)
+        return tf.reshape(gates, [batch, 4 * n]), zw, zb, hh
 
     def output(self, state):
         return state[0]
@@ -408,18 +414,10 @@ class HyperLSTMCell(_Cell):
 
     def fused_forward(self, p, xproj, state, drop_mask):
         h, hyper_h, c, hyper_c = state
-        n, e = self.units, self.embedding
         inner_hidden = tf.matmul(tf.concat([h, hyper_h], axis=-1), p["inner_w"])
         u, new_hyper_c, inner_saved = _ln_lstm_forward(xproj[1] + inner_hidden, hyper_c, None, p["inner"])
-        batch = tf.shape(h)[0]
-        zw = tf.reshape(tf.matmul(u, p["zw_flat"]), [batch, 8, e]) + p["zw_b"]
-        alpha = tf.einsum("bge,gen->bgn", zw, p["alpha_w"])  # [B, 8, n]
-        zb = tf.reshape(tf.matmul(u, p["zb_flat"]), [batch, 4, e])
-        beta = tf.einsum("bge,gen->bgn", zb, p["beta_w"])  # [B, 4, n]
-        xh = tf.reshape(xproj[0], [batch, 4, n])
-        hh = tf.reshape(tf.matmul(h, p["W_hh"]), [batch, 4, n])
-        gates = alpha[:, :4] * xh + (alpha[:, 4:] * hh + beta) + tf.reshape(p["bias"], [4, n])
-        new_h, new_c, saved = _ln_lstm_forward(tf.reshape(gates, [batch, 4 * n]), c, drop_mask, p)
+        gates, zw, zb, hh = self._modulated_gates(p, xproj[0], h, u)
+        new_h, new_c, saved = _ln_lstm_forward(gates, c, drop_mask, p)
         # alpha is recomputed from zw in the backward (a small batched matmul) rather than kept.
         return new_h, (new_h, u, new_c, new_hyper_c), (h, hyper_h, u, zw, zb, hh, *inner_saved, *saved)
 
