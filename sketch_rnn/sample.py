@@ -36,6 +36,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from sketch_rnn.cells import _any_rows, default_lanes
 from sketch_rnn.losses import mixture_params
 from sketch_rnn.model import SketchRNN
 
@@ -138,7 +139,7 @@ def sample_strokes5(model: SketchRNN, n: int = 1, *, z=None, temperature: float 
         if start.shape != (n, 5):
             raise ValueError(f"start_rows has shape {start.shape}: expected [{n}, 5]")
     jit = _use_jit(n, jit_compile)
-    fn = _compiled_loop(model, bool(greedy), _buffer_len(max_len) if jit else None, jit)
+    fn = _compiled_loop(model, bool(greedy), _buffer_len(max_len) if jit else None, jit, _lanes(n, jit))
     strokes, lengths, raw = fn(
         tf.constant(start), z_t, state, tf.constant(max_len), tf.constant(pdf_temperature, tf.float32),
         tf.constant(sigma_scale, tf.float32), tf.constant(early_stop),
@@ -324,22 +325,37 @@ def _buffer_len(max_len: int) -> int:
     return max(64, 1 << (int(max_len) - 1).bit_length())
 
 
-def _compiled_loop(model: SketchRNN, greedy: bool, buffer_len: int | None = None, jit: bool = False):
-    """One compiled loop per (greedy, buffer size, XLA or not); XLA needs a static buffer size."""
+#: Batches of at least this many sketches run the graph-mode loop as independent lanes (see
+#: ``cells.CPU_LANES``): two half-batch chains of small ops side by side on two cores, and two
+#: half-size matmuls, which this CPU runs faster than one full-size one.
+LANE_MIN_BATCH = 8
+
+
+def _lanes(n: int, jit: bool) -> int:
+    return 1 if jit or n < LANE_MIN_BATCH else default_lanes()
+
+
+def _compiled_loop(model: SketchRNN, greedy: bool, buffer_len: int | None = None, jit: bool = False,
+                   lanes: int = 1):
+    """One compiled loop per (greedy, buffer size, XLA or not, lanes); XLA needs a static buffer."""
     cache = model.__dict__.setdefault("_sketch_rnn_samplers", {})
-    key = (greedy, buffer_len if jit else None, jit)
+    key = (greedy, buffer_len if jit else None, jit, lanes)
     if key not in cache:
         cache[key] = tf.function(
-            lambda *a: _loop(model, greedy, *a, buffer_len=buffer_len if jit else None),
+            lambda *a: _loop(model, greedy, *a, buffer_len=buffer_len if jit else None, lanes=lanes),
             reduce_retracing=True, jit_compile=jit,
         )
     return cache[key]
 
 
 def _loop(model, greedy, start, z, state, max_len, pdf_temp, sigma_scale, early_stop, seed,
-          buffer_len=None):
+          buffer_len=None, lanes=1):
     """The sampling loop. Outputs have as many rows as steps run, or ``buffer_len`` rows when it
-    is given (static shapes for XLA; the rows after the last step run are then zeros)."""
+    is given (static shapes for XLA; the rows after the last step run are then zeros).
+
+    With ``lanes`` > 1 the batch is cut into that many contiguous parts, each running its own
+    chain of ops; the random numbers of a step are drawn for the whole batch and then cut, so the
+    result does not depend on the lanes."""
     hps, cell = model.hps, model.decoder
     m = hps.num_mixture
     n = tf.shape(start)[0]
@@ -349,38 +365,59 @@ def _loop(model, greedy, start, z, state, max_len, pdf_temp, sigma_scale, early_
     w_in = tf.convert_to_tensor(cell.W_xh)[:5]
     w_in_inner = tf.convert_to_tensor(cell.hyper_cell.W_xh)[:5] if hasattr(cell, "hyper_cell") else None
     out_w, out_b = tf.convert_to_tensor(model.output_w), tf.convert_to_tensor(model.output_b)
+    bounds = [0] if lanes == 1 else [(n * i) // lanes for i in range(lanes)]
+    bounds.append(n)
+    parts = list(zip(bounds[:-1], bounds[1:], strict=True))
 
-    def body(t, prev, s, done, lengths, rows_ta, raw_ta):
+    def lane(prev, s, zp, noise):
+        """One step of one lane: its next rows, state, decoder outputs and pen states."""
         xp = (tf.matmul(prev, w_in),) + (() if w_in_inner is None else (tf.matmul(prev, w_in_inner),))
-        if zproj is not None:
-            xp = tuple(a + b for a, b in zip(xp, zproj, strict=True))
+        if zp is not None:
+            xp = tuple(a + b for a, b in zip(xp, zp, strict=True))
         h, s = cell.step(xp, s, None, weights)
         raw = tf.matmul(h, out_w) + out_b
         p = mixture_params(raw, m)
-        step_seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(t, tf.int64))
-        seeds = tf.random.experimental.stateless_split(step_seed, 3)
         if greedy:
             idx = tf.argmax(p["pi"], axis=-1, output_type=tf.int32)
             pen_idx = tf.argmax(p["pen"], axis=-1, output_type=tf.int32)
         else:
-            idx = _categorical(tf.math.log(p["pi"]) / pdf_temp, seeds[0])
-            pen_idx = _categorical(tf.math.log(p["pen"]) / pdf_temp, seeds[1])
+            u_pi, u_pen, e = noise
+            idx = _gumbel_argmax(tf.math.log(p["pi"]) / pdf_temp, u_pi)
+            pen_idx = _gumbel_argmax(tf.math.log(p["pen"]) / pdf_temp, u_pen)
         pick = lambda a: tf.gather(a, idx, axis=1, batch_dims=1)  # noqa: E731
         mu1, mu2 = pick(p["mu1"]), pick(p["mu2"])
         if greedy:
             dx, dy = mu1, mu2
         else:
             s1, s2, rho = pick(p["sigma1"]) * sigma_scale, pick(p["sigma2"]) * sigma_scale, pick(p["corr"])
-            e = tf.random.stateless_normal([2, n], seeds[2])
             dx = mu1 + s1 * e[0]
             dy = mu2 + s2 * (rho * e[0] + tf.sqrt(1.0 - tf.square(rho)) * e[1])
         row = tf.concat([tf.stack([dx, dy], axis=1), tf.one_hot(pen_idx, 3)], axis=1)
+        return row, s, raw, pen_idx
+
+    def body(t, prevs, states, done, lengths, rows_ta, raw_ta):
+        noise = None
+        if not greedy:
+            step_seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(t, tf.int64))
+            seeds = tf.random.experimental.stateless_split(step_seed, 3)
+            rows_n = start.shape[0] or n  # (static when known: the loop's shapes stay static)
+            noise = (_uniform([rows_n, m], seeds[0]), _uniform([rows_n, 3], seeds[1]),
+                     tf.random.stateless_normal([2, rows_n], seeds[2]))
+        outs = []
+        for i, (lo, hi) in enumerate(parts):
+            zp, lane_noise = zproj, noise
+            if lanes > 1:
+                zp = None if zproj is None else tuple(a[lo:hi] for a in zproj)
+                lane_noise = None if noise is None else (noise[0][lo:hi], noise[1][lo:hi], noise[2][:, lo:hi])
+            outs.append(lane(prevs[i], states[i], zp, lane_noise))
+        rows, states, raws, pens = zip(*outs, strict=True)
+        row, raw, pen_idx = (a[0] if lanes == 1 else tf.concat(a, 0) for a in (rows, raws, pens))
         # Rows after a sketch's end are padding in the output; with early_stop off the loop keeps
         # feeding the model's own rows back, as the reference does.
         out_row = tf.where(done[:, None] & early_stop, tf.constant([[0.0, 0, 0, 0, 1]]), row)
         lengths = tf.where(done, lengths, t + 1)
         done = done | tf.equal(pen_idx, 2)
-        return t + 1, row, s, done, lengths, rows_ta.write(t, out_row), raw_ta.write(t, raw)
+        return t + 1, rows, states, done, lengths, rows_ta.write(t, out_row), raw_ta.write(t, raw)
 
     def cond(t, prev, s, done, *_):
         return (t < max_len) & ~(early_stop & tf.reduce_all(done))
@@ -391,8 +428,13 @@ def _loop(model, greedy, start, z, state, max_len, pdf_temp, sigma_scale, early_
         return tf.TensorArray(tf.float32, size=0, dynamic_size=True)
 
     n_out = 3 + 6 * m
-    init = (tf.constant(0), start, cell.split_state(state), tf.zeros([n], tf.bool),
-            tf.zeros([n], tf.int32), array(5), array(n_out))
+    flat = cell.split_state(state)
+    # (a lane's row count is only known at run time; with one lane the tensors stay as they are)
+    cut = (lambda a, lo, hi: a) if lanes == 1 else (lambda a, lo, hi: _any_rows(a[lo:hi]))
+    prevs = tuple(cut(start, lo, hi) for lo, hi in parts)
+    states = tuple(tuple(cut(a, lo, hi) for a in flat) for lo, hi in parts)
+    init = (tf.constant(0), prevs, states, tf.zeros([n], tf.bool), tf.zeros([n], tf.int32),
+            array(5), array(n_out))
     _, _, _, _, lengths, rows_ta, raw_ta = tf.while_loop(
         cond, body, init, maximum_iterations=buffer_len)
     rows = tf.transpose(rows_ta.stack(), [1, 0, 2])
@@ -400,10 +442,15 @@ def _loop(model, greedy, start, z, state, max_len, pdf_temp, sigma_scale, early_
     return rows, lengths, raw
 
 
-def _categorical(logits, seed):
-    """One draw per row from ``softmax(logits)``, by the Gumbel-max trick (``argmax(logits + G)``,
-    ``G = -log(-log U)``): exact, and unlike ``stateless_categorical`` it compiles with XLA."""
-    u = tf.random.stateless_uniform(tf.shape(logits), seed, minval=np.finfo(np.float32).tiny, maxval=1.0)
+def _uniform(shape, seed):
+    """Uniform draws in ``(0, 1)`` for :func:`_gumbel_argmax` (never 0: ``log`` stays finite)."""
+    return tf.random.stateless_uniform(shape, seed, minval=np.finfo(np.float32).tiny, maxval=1.0)
+
+
+def _gumbel_argmax(logits, u):
+    """One draw per row from ``softmax(logits)`` given uniforms ``u`` of the same shape, by the
+    Gumbel-max trick (``argmax(logits + G)``, ``G = -log(-log u)``): exact, and unlike
+    ``stateless_categorical`` it compiles with XLA."""
     return tf.argmax(logits - tf.math.log(-tf.math.log(u)), axis=-1, output_type=tf.int32)
 
 

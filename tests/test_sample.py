@@ -3,6 +3,8 @@ component frequencies, offset moments, seeds, early stopping, errors; encode and
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -139,6 +141,25 @@ def test_seed_draws_z_reproducibly(vae):
     np.testing.assert_array_equal(a.raw, b.raw)
     assert a.raw[:, 0].shape == c.raw[:, 0].shape
     assert np.abs(a.raw[:, 0] - c.raw[:, 0]).max() > 1e-4  # a different z, a different first step
+
+@pytest.mark.parametrize("greedy", [False, True])
+def test_lanes_do_not_change_the_draw(vae, monkeypatch, greedy):
+    # Batches from LANE_MIN_BATCH on run as lanes (graph mode); the random numbers of a step are
+    # drawn for the whole batch, so the sketches are those of one lane.
+    sample_module = importlib.import_module("sketch_rnn.sample")  # (the package exports sample())
+    n = 10
+    kw = dict(n=n, temperature=0.8, greedy=greedy, seed=5, max_len=L, early_stop=False,
+              jit_compile=False)
+    monkeypatch.setattr(sample_module, "default_lanes", lambda: 2)
+    monkeypatch.setattr(sample_module, "LANE_MIN_BATCH", n)
+    lanes = sample_strokes5(vae, **kw)
+    monkeypatch.setattr(sample_module, "LANE_MIN_BATCH", n + 1)
+    one = sample_strokes5(vae, **kw)
+    assert sample_module._lanes(n, False) == 1
+    np.testing.assert_allclose(lanes.raw, one.raw, atol=1e-5)
+    np.testing.assert_allclose(lanes.strokes5, one.strokes5, atol=1e-5)
+    np.testing.assert_array_equal(lanes.lengths, one.lengths)
+
 
 
 # -- frequencies and moments against the known mixture ----------------------------------------
