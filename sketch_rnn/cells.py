@@ -26,6 +26,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import tensorflow as tf
 from tensorflow import keras
@@ -166,6 +168,11 @@ class _Cell(keras.layers.Layer):
     fused_grad_names: tuple[str, ...] = ()
     #: whether ``fused_backward`` needs the step's input projection (recomputed, not kept)
     fused_needs_xproj = False
+
+    def fused_sums(self) -> dict[str, int]:
+        """The recorded tensors that ``fused_chunk_grads`` only sums over rows, with their widths:
+        those are summed step by step (``[1, width]``) instead of kept and stacked per chunk."""
+        return {}
     #: steps per chunk of the backward (see ``fused_sequence``)
     fused_chunk = 25
 
@@ -300,6 +307,9 @@ class LayerNormLSTMCell(_Cell):
         dh_prev = tf.matmul(d_pre, p["W_hh_T"])
         return (d_pre,), (dh_prev, dc_prev), {**rec, "h": saved[0]}
 
+    def fused_sums(self):
+        return _ln_sum_widths(self.units)
+
     def fused_chunk_grads(self, p, rec, d_xp):
         return {**_ln_lstm_grads(rec), "W_hh": tf.matmul(rec["h"], d_xp[0], transpose_a=True)}
 
@@ -411,6 +421,10 @@ class HyperLSTMCell(_Cell):
                         "zw_b", "alpha_w", "beta_w", "zw_flat", "zb_flat", "inner_w")
     fused_needs_xproj = True
     fused_chunk = 10  # it records about 4x what an LSTM does per step
+
+    def fused_sums(self):
+        inner = _ln_sum_widths(self.hyper_units)
+        return {**_ln_sum_widths(self.units), **{f"inner_{k}": w for k, w in inner.items()}}
 
     def fused_forward(self, p, xproj, state, drop_mask):
         h, hyper_h, c, hyper_c = state
@@ -575,10 +589,28 @@ def _ln_lstm_backward(dh, dc, saved, drop_mask, p):
     return d_pre, dc_prev, {"gx": d_gates * x_hat, "g": d_gates, "cx": dcn * c_hat, "c": dcn}
 
 
+def _ln_sum_widths(units: int) -> dict[str, int]:
+    """Widths of ``_ln_lstm_backward``'s records (all only summed, by ``_ln_lstm_grads``)."""
+    return dict(zip(LN_REC_NAMES, (4 * units, 4 * units, units, units), strict=True))
+
+
 def _ln_lstm_grads(rec: dict) -> dict:
     """The layer norms' gains and biases' gradients from ``_ln_lstm_backward``'s stacked records."""
     return {"ln_all_gamma": tf.reduce_sum(rec["gx"], 0), "ln_all_beta": tf.reduce_sum(rec["g"], 0),
             "ln_c_gamma": tf.reduce_sum(rec["cx"], 0), "ln_c_beta": tf.reduce_sum(rec["c"], 0)}
+
+
+class KeptMask(NamedTuple):
+    """Recurrent-dropout masks kept as booleans ``kept`` (``[T, B, units]``, a quarter of the memory
+    of float32 masks: ~25M numbers per default training step); a step's mask values, made when the
+    step runs, are ``tf.nn.dropout``'s: ``1 / keep_prob`` where kept, else 0."""
+
+    kept: tf.Tensor
+    keep_prob: float
+
+    def values(self, kept: tf.Tensor) -> tf.Tensor:
+        scale = np.float32(1.0) / np.float32(self.keep_prob)  # (float32, as tf.nn.dropout's)
+        return tf.where(kept, scale, np.float32(0.0))
 
 
 #: Independent lanes the batch is split into (CPU). Two half-batch chains of small ops, which TF
@@ -614,7 +646,8 @@ def fused_sequence(cell: _Cell, inputs, state, drop_masks=None, *, lengths=None,
     Args:
         inputs: ``[T, B, in]`` time-major inputs (rows ``rows`` of the cell's input).
         state: the initial state as a tuple (``cell.split_state``).
-        drop_masks: ``[T, B, units]`` recurrent-dropout masks (a fresh one per step), or None.
+        drop_masks: ``[T, B, units]`` recurrent-dropout masks (a fresh one per step) as values or
+            as a :class:`KeptMask`, or None.
         lengths: ``[B]`` int32 sequence lengths, or None (every row runs all T steps). A row's state
             stops changing after its length (dynamic_rnn semantics), and only running rows are
             computed: on the encoder's data (mean length about half the longest) that halves its
@@ -667,6 +700,13 @@ def fused_sequence(cell: _Cell, inputs, state, drop_masks=None, *, lengths=None,
         def head(a, k):
             return a if k is None else a[:k]
 
+        def step_mask(t, i, k):
+            if drop_masks is None:
+                return None
+            if isinstance(drop_masks, KeptMask):
+                return drop_masks.values(rows_of(drop_masks.kept[t], i, k))
+            return rows_of(drop_masks[t], i, k)
+
         def project(x_t, i, k):
             xp = tuple(tf.matmul(x_t, w) for w in ws)
             return tuple(a + rows_of(c, i, k) for a, c in zip(xp, cs, strict=True)) if cs else xp
@@ -675,7 +715,7 @@ def fused_sequence(cell: _Cell, inputs, state, drop_masks=None, *, lengths=None,
             new_states, new_saved, new_out = [], [], []
             for i in lanes:
                 k, s = running(t, i), states[i]
-                m = None if drop_masks is None else rows_of(drop_masks[t], i, k)
+                m = step_mask(t, i, k)
                 h, new, saved = cell.fused_forward(pp, project(head(x_lane[i][t], k), i, k),
                                                    tuple(head(a, k) for a in s), m)
                 if ragged:
@@ -709,6 +749,7 @@ def fused_sequence(cell: _Cell, inputs, state, drop_masks=None, *, lengths=None,
             chunk_len = cell.fused_chunk
             n_chunks = (steps + chunk_len - 1) // chunk_len
             rec_shapes = {}
+            sum_widths = cell.fused_sums()
 
             def chunk(j, ds, acc, d_ws, d_cs, dx_ta):
                 # Steps [lo, hi) backwards; the weights' gradients of the chunk are then a few large
@@ -716,13 +757,13 @@ def fused_sequence(cell: _Cell, inputs, state, drop_masks=None, *, lengths=None,
                 hi = steps - j * chunk_len
                 lo = tf.maximum(hi - chunk_len, 0)
 
-                def step(t, ds, rec_tas):
-                    new_ds, new_rec = [], []
+                def step(t, ds, rec_tas, sums):
+                    new_ds, new_rec, new_sums = [], [], []
                     for i in lanes:
                         k = running(t, i)
                         saved = tuple(_read(ta, t, shape)
                                       for ta, shape in zip(saved_tas[i], saved_shapes, strict=True))
-                        m = None if drop_masks is None else rows_of(drop_masks[t], i, k)
+                        m = step_mask(t, i, k)
                         x_t = head(x_lane[i][t], k)
                         xp = project(x_t, i, k) if cell.fused_needs_xproj else None
                         d_h = None if d_out is None else rows_of(d_out[t], i, k)
@@ -734,13 +775,16 @@ def fused_sequence(cell: _Cell, inputs, state, drop_masks=None, *, lengths=None,
                         rec_shapes.update({key: v.shape for key, v in rec.items()})
                         new_ds.append(d_prev)
                         new_rec.append({key: ta.write(t - lo, rec[key]) for key, ta in rec_tas[i].items()})
-                    return t - 1, tuple(new_ds), tuple(new_rec)
+                        new_sums.append({key: a + tf.reduce_sum(rec[key], 0, keepdims=True)
+                                         for key, a in sums[i].items()})
+                    return t - 1, tuple(new_ds), tuple(new_rec), tuple(new_sums)
 
                 names = (*cell.fused_rec_names, "x", *(f"d_xp{n}" for n in range(n_w)))
                 rec_tas = tuple({key: tf.TensorArray(tf.float32, size=hi - lo, infer_shape=not ragged)
-                                 for key in names} for _ in lanes)
-                _, ds, rec_tas = tf.while_loop(lambda t, *_: t >= lo, step, (hi - 1, ds, rec_tas),
-                                               maximum_iterations=hi - lo)
+                                 for key in names if key not in sum_widths} for _ in lanes)
+                sums = tuple({key: tf.zeros([1, w]) for key, w in sum_widths.items()} for _ in lanes)
+                _, ds, rec_tas, sums = tf.while_loop(lambda t, *_: t >= lo, step, (hi - 1, ds, rec_tas, sums),
+                                                     maximum_iterations=hi - lo)
                 d_cs, d_x = list(d_cs), []
                 for i in lanes:
                     # Each recorded tensor as [rows, features], rows in (step, lane row) order.
@@ -750,6 +794,7 @@ def fused_sequence(cell: _Cell, inputs, state, drop_masks=None, *, lengths=None,
                     else:
                         stacked = {key: tf.reshape(ta.stack(), [-1, rec_shapes[key][-1]])
                                    for key, ta in rec_tas[i].items()}
+                    stacked.update(sums[i])
                     d_xp = tuple(stacked[f"d_xp{n}"] for n in range(n_w))
                     acc = tf.nest.map_structure(tf.add, acc, cell.fused_chunk_grads(pb, stacked, d_xp))
                     d_ws = tuple(a + tf.matmul(stacked["x"], d, transpose_a=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import tensorflow as tf
 from tensorflow import keras
 
-from sketch_rnn.cells import dense, fused_sequence, lane_permutation, make_cell
+from sketch_rnn.cells import KeptMask, dense, fused_sequence, lane_permutation, make_cell
 from sketch_rnn.hparams import HParams
 
 STROKE_DIM = 5
@@ -144,7 +144,7 @@ class SketchRNN(keras.Model):
         batch = tf.shape(targets)[0]
         last_h = []
         for cell, rows in ((self.enc_fw, targets), (self.enc_bw, backward)):
-            masks = self._dropout_masks(cell, steps, batch, training)
+            masks = self._dropout_masks(cell, steps, batch, training, kept=True)
             _, final = fused_sequence(cell, time_major(rows), cell.zero_state(batch), masks, lengths=seq_len)
             last_h.append(cell.output(final))
         last_h = tf.gather(tf.concat(last_h, axis=-1), tf.math.invert_permutation(order))
@@ -182,7 +182,8 @@ class SketchRNN(keras.Model):
         hps, cell = self.hps, self.decoder
         inputs = time_major(tf.convert_to_tensor(inputs, tf.float32))
         steps, batch = inputs.shape[0] or tf.shape(inputs)[0], tf.shape(inputs)[1]
-        masks = self._dropout_masks(cell, steps, batch, training)
+        fused = self.fused and not self.static_loops
+        masks = self._dropout_masks(cell, steps, batch, training, kept=fused)
         input_dropout = training and hps.use_input_dropout
         if input_dropout:
             # DropoutWrapper drops the whole input [S, z] with a fresh mask at every step.
@@ -190,7 +191,7 @@ class SketchRNN(keras.Model):
             if z is not None:
                 full = tf.concat([inputs, tf.tile(z[None], [steps, 1, 1])], axis=-1)
             full = dropout(full, hps.input_dropout_prob, self._next_seed())
-        if self.fused and not self.static_loops:
+        if fused:
             state = cell.split_state(state)
             if input_dropout:
                 outputs, final = fused_sequence(cell, full, state, masks, collect=True, input_grad=True)
@@ -223,11 +224,15 @@ class SketchRNN(keras.Model):
     def output_layer(self, h: tf.Tensor) -> tf.Tensor:
         return dense(h, self.output_w) + self.output_b
 
-    def _dropout_masks(self, cell, steps, batch, training):
+    def _dropout_masks(self, cell, steps, batch, training, kept=False):
+        """Time-major recurrent-dropout masks, a fresh one for every step as the reference draws
+        one inside the cell: values, or a ``KeptMask`` (``kept``; for ``fused_sequence``)."""
         if not (training and self.hps.use_recurrent_dropout):
             return None
-        # Time-major, a fresh mask for every step, as the reference draws one inside the cell.
-        return dropout_mask([steps, batch, cell.units], self.hps.recurrent_dropout_prob, self._next_seed())
+        keep_prob = self.hps.recurrent_dropout_prob
+        if kept and keep_prob < 1.0:
+            return KeptMask(dropout_kept([steps, batch, cell.units], keep_prob, self._next_seed()), keep_prob)
+        return dropout_mask([steps, batch, cell.units], keep_prob, self._next_seed())
 
     def _next_seed(self):
         if self._noise_seed is None:
@@ -311,19 +316,23 @@ def time_major(x: tf.Tensor) -> tf.Tensor:
 
 
 def dropout_mask(shape, keep_prob: float, seed=None) -> tf.Tensor:
-    """``tf.nn.dropout``'s mask: 1/keep with probability keep, else 0.
+    """``tf.nn.dropout``'s mask: 1/keep with probability keep, else 0 (of ``dropout_kept``)."""
+    if keep_prob >= 1.0:
+        return tf.ones(shape, tf.float32)
+    return tf.cast(dropout_kept(shape, keep_prob, seed), tf.float32) / keep_prob
+
+
+def dropout_kept(shape, keep_prob: float, seed=None) -> tf.Tensor:
+    """Which units dropout keeps (bool), each with probability ``keep_prob`` (< 1).
 
     Drawn as uniform 32-bit integers below ``keep * 2**32`` (keep probability exact to 2^-32, and
     about twice as fast as float uniforms: the masks are ~25M numbers per default training step),
     from the stateless ``seed`` ``[2]`` if given, else from TensorFlow's global RNG.
     """
-    if keep_prob >= 1.0:
-        return tf.ones(shape, tf.float32)
     if seed is None:
         seed = tf.random.uniform([2], maxval=tf.int32.max, dtype=tf.int32)
     bits = tf.random.stateless_uniform(shape, seed, minval=None, maxval=None, dtype=tf.uint32)
-    keep = tf.cast(bits < tf.constant(int(keep_prob * 2**32), tf.uint32), tf.float32)
-    return keep / keep_prob
+    return bits < tf.constant(int(keep_prob * 2**32), tf.uint32)
 
 
 def dropout(x: tf.Tensor, keep_prob: float, seed=None) -> tf.Tensor:
