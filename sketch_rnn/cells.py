@@ -168,13 +168,13 @@ class _Cell(keras.layers.Layer):
     fused_grad_names: tuple[str, ...] = ()
     #: whether ``fused_backward`` needs the step's input projection (recomputed, not kept)
     fused_needs_xproj = False
+    #: steps per chunk of the backward (see ``fused_sequence``)
+    fused_chunk = 25
 
     def fused_sums(self) -> dict[str, int]:
         """The recorded tensors that ``fused_chunk_grads`` only sums over rows, with their widths:
         those are summed step by step (``[1, width]``) instead of kept and stacked per chunk."""
         return {}
-    #: steps per chunk of the backward (see ``fused_sequence``)
-    fused_chunk = 25
 
     def fused_forward(self, p, xproj, state, drop_mask):
         """``step``'s maths, op for op, returning ``(h, new_state, saved)``: ``saved`` is what
@@ -658,7 +658,8 @@ def _ln_sum_widths(units: int) -> dict[str, int]:
 
 
 def _ln_lstm_grads(rec: dict) -> dict:
-    """The layer norms' gains and biases' gradients from ``_ln_lstm_backward``'s stacked records."""
+    """The layer norms' gains and biases' gradients from ``_ln_lstm_backward``'s records (each
+    ``[rows, width]``; ``fused_sequence`` passes them already summed per chunk, ``[1, width]``)."""
     return {"ln_all_gamma": tf.reduce_sum(rec["gx"], 0), "ln_all_beta": tf.reduce_sum(rec["g"], 0),
             "ln_c_gamma": tf.reduce_sum(rec["cx"], 0), "ln_c_beta": tf.reduce_sum(rec["c"], 0)}
 
