@@ -193,12 +193,14 @@ class SketchRNN(keras.Model):
             full = dropout(full, hps.input_dropout_prob, self._next_seed())
         if fused:
             state = cell.split_state(state)
+            # The output layer runs per lane unless output dropout (one mask over the batch) is on.
+            collect = True if training and hps.use_output_dropout else "lanes"
             if input_dropout:
-                outputs, final = fused_sequence(cell, full, state, masks, collect=True, input_grad=True)
+                outputs, final = fused_sequence(cell, full, state, masks, collect=collect, input_grad=True)
             else:
                 # z's share of the projection is the same at every step: made once.
                 zproj = None if z is None else cell.project(z, slice(STROKE_DIM, None))
-                outputs, final = fused_sequence(cell, inputs, state, masks, collect=True, const=zproj,
+                outputs, final = fused_sequence(cell, inputs, state, masks, collect=collect, const=zproj,
                                                 rows=slice(0, STROKE_DIM))
             return self._outputs(outputs, final, training)
         proj = cell.project(full) if input_dropout else self.project_inputs(inputs, z)
@@ -216,6 +218,10 @@ class SketchRNN(keras.Model):
 
     def _outputs(self, outputs, final, training):
         hps, cell = self.hps, self.decoder
+        if isinstance(outputs, tuple):
+            # One [T, rows, units] tensor per lane of fused_sequence, in batch order: two matmuls that
+            # run side by side, and only the narrow outputs are joined.
+            return tf.concat([time_major(self.output_layer(o)) for o in outputs], 0), cell.flat_state(final)
         if training and hps.use_output_dropout:
             outputs = dropout(outputs, hps.output_dropout_prob, self._next_seed())
         # Transposing the 3+6M outputs is cheaper than transposing the hidden states.

@@ -40,6 +40,7 @@ import tensorflow as tf
 from tensorflow import keras
 
 from sketch_rnn import losses, schedules
+from sketch_rnn.cells import CPU_LANES
 from sketch_rnn.checkpoint import write_meta
 from sketch_rnn.data import DataLoader, load_dataset
 from sketch_rnn.hparams import HParams
@@ -50,6 +51,37 @@ logger = logging.getLogger("sketch_rnn")
 LOG_EVERY = 20
 MAX_BAD_STEPS = 10
 RESUME_DIR = "resume"
+
+
+def configure_cpu_threads() -> int | None:
+    """Run each TensorFlow op on a single thread when the fused recurrences' lanes already fill
+    every core (CPU only, cores <= ``cells.CPU_LANES``); call it first thing in a training script,
+    before TensorFlow runs anything. Returns the intra-op thread count it set, or None where it left
+    TensorFlow's default (a GPU, more cores than lanes, ``TF_NUM_INTRAOP_THREADS`` set, or too late).
+
+    Why: the lanes are independent chains of ops that TF's executor runs side by side, one per
+    core. With the default thread pool every matmul of a lane is also split across the cores, so
+    the two lanes' halves queue behind each other; one thread per op keeps each lane on its own
+    core. On this project's 2-core machine a default lstm training step is about 15% faster (see
+    ``bench/RESULTS.md``). The CLIs that train (``sketch_rnn_train``, ``sketch_rnn_quickstart``)
+    call it; so does ``bench/``.
+
+    Example:
+        >>> import sketch_rnn.train
+        >>> sketch_rnn.train.configure_cpu_threads()  # doctest: +SKIP
+        1
+    """
+    if os.environ.get("TF_NUM_INTRAOP_THREADS") or tf.config.list_physical_devices("GPU"):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if cores > CPU_LANES:
+        return None
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already ran something: its pools are fixed
+        logger.info("configure_cpu_threads: TensorFlow is already initialised; threads left as they are")
+        return None
+    return 1
 
 
 def build_optimizer(hps: HParams) -> keras.optimizers.Optimizer:

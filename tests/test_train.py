@@ -164,3 +164,29 @@ def test_cli_rejects_bad_hparams(sheep_dir, tmp_path):
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2
     assert "nowhere" in missing.stderr
+
+
+THREADS_SCRIPT = """
+import sys
+import tensorflow as tf
+from sketch_rnn.train import configure_cpu_threads
+if sys.argv[1] == "late":
+    tf.constant(1.0) + 1.0  # TensorFlow has run: its pools are fixed
+print(configure_cpu_threads(), tf.config.threading.get_intra_op_parallelism_threads())
+"""
+
+
+@pytest.mark.parametrize("case", ["first", "late", "env"])
+def test_configure_cpu_threads(case):
+    # One thread per op where the lanes fill every core (this CPU-only CI machine has 2), TF's
+    # default elsewhere; a user's TF_NUM_INTRAOP_THREADS wins; once TF has run, nothing changes.
+    env = {k: v for k, v in os.environ.items() if k != "TF_NUM_INTRAOP_THREADS"}
+    if case == "env":
+        env["TF_NUM_INTRAOP_THREADS"] = "2"
+    env["CUDA_VISIBLE_DEVICES"] = ""
+    done = subprocess.run([sys.executable, "-c", THREADS_SCRIPT, case], capture_output=True,
+                          text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    expect = "1 1" if cores <= 2 and case == "first" else "None 0"
+    assert done.stdout.strip().split("\n")[-1] == expect

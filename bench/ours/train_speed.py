@@ -61,7 +61,9 @@ def main(argv=None) -> dict:
     from sketch_rnn.data import load_dataset
     from sketch_rnn.hparams import HParams
     from sketch_rnn.model import SketchRNN
-    from sketch_rnn.train import TrainStep, build_optimizer
+    from sketch_rnn.train import TrainStep, build_optimizer, configure_cpu_threads
+
+    threads = configure_cpu_threads()  # as sketch_rnn_train does
 
     np.random.seed(args.seed)
     random.seed(args.seed)
@@ -123,6 +125,7 @@ def main(argv=None) -> dict:
             "conditional": bool(hps.conditional),
             "hparams": args.hparams,
             "jit_compile": args.jit_compile,
+            "intra_op_threads": threads,
         },
         "sec_per_step": _measure.median(timed),
         "all_steps": timed,

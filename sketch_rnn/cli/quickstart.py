@@ -40,8 +40,9 @@ def main(argv) -> int:
     from sketch_rnn.draw import grid_svg, save_svg
     from sketch_rnn.hparams import HParams
     from sketch_rnn.sample import sample
-    from sketch_rnn.train import Trainer
+    from sketch_rnn.train import Trainer, configure_cpu_threads
 
+    configure_cpu_threads()
     if FLAGS.pretrained and os.path.isdir(FLAGS.pretrained):
         pretrained = load_model(FLAGS.pretrained)
         drawings = sample(pretrained, FLAGS.num, temperature=FLAGS.temperature, seed=FLAGS.seed)

@@ -47,7 +47,9 @@ def resolve_hparams(hparams: str, config: str | None, resume: bool, log_root: st
 
 def main(argv) -> int:
     del argv
-    from sketch_rnn.train import Trainer  # imports TensorFlow: keep --help fast
+    from sketch_rnn.train import Trainer, configure_cpu_threads  # imports TensorFlow: keep --help fast
+
+    configure_cpu_threads()
 
     try:
         hps = resolve_hparams(FLAGS.hparams, FLAGS.config, FLAGS.resume_training, FLAGS.log_root)
