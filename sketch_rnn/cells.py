@@ -246,7 +246,7 @@ class LSTMCell(_Cell):
     def output(self, state):
         return state[1]
 
-    fused_saved = 7
+    fused_saved = 6
     fused_rec_names = ("h",)
     fused_grad_names = ("W_hh", "bias")
 
@@ -254,9 +254,8 @@ class LSTMCell(_Cell):
         c, h = state
         gates = xproj[0] + _times(h, p["W_hh_T"]) + p["bias"]
         new_c, acts = _lstm_core(gates, c, drop_mask)
-        tc = tf.tanh(new_c)
-        new_h = tc * acts[3]
-        return new_h, (new_c, new_h), (h, c, *acts, tc)
+        new_h = tf.tanh(new_c) * acts[3]
+        return new_h, (new_c, new_h), (h, c, *acts)
 
     def fused_backward(self, p, saved, drop_mask, d_state, d_h, xproj, xla=False):
         d_pre, dc_prev = _elementwise(_lstm_backward, xla)(saved[1:], drop_mask, d_state, d_h)
@@ -432,16 +431,14 @@ class HyperLSTMCell(_Cell):
         return (d_xh, d_inner), (dh_prev, d_hcat[:, n:], dc_prev, d_hyper_c_prev), rec
 
     def fused_chunk_grads(self, p, rec, d_xp):
-        n, e = self.units, self.embedding
-        rows = tf.shape(rec["h"])[0]
-        per_gate = lambda name, g, k: tf.reshape(rec[name], [rows, g, k])  # noqa: E731
+        e = self.embedding
         grads = {
             **_ln_lstm_grads(rec),
             "W_hh": tf.matmul(rec["h"], rec["d_hh"], transpose_a=True),
             "bias": tf.reduce_sum(rec["d_gates"], 0),
             "zw_b": tf.reshape(tf.reduce_sum(rec["d_zw"], 0), [8, e]),
-            "alpha_w": tf.einsum("rge,rgn->gen", per_gate("zw", 8, e), per_gate("d_alpha", 8, n)),
-            "beta_w": tf.einsum("rge,rgn->gen", per_gate("zb", 4, e), per_gate("d_gates", 4, n)),
+            "alpha_w": _per_gate_products(rec["zw"], rec["d_alpha"], 8),
+            "beta_w": _per_gate_products(rec["zb"], rec["d_gates"], 4),
             "zw_flat": tf.matmul(rec["u"], rec["d_zw"], transpose_a=True),
             "zb_flat": tf.matmul(rec["u"], rec["d_zb"], transpose_a=True),
             "inner_w": tf.matmul(tf.concat([rec["h"], rec["hyper_h"]], 1), d_xp[1], transpose_a=True),
@@ -473,6 +470,15 @@ def _modulated_gates(n, e, p, xh_flat, hh_flat, u):
     hh = tf.reshape(hh_flat, [batch, 4, n])
     gates = alpha[:, :4] * xh + (alpha[:, 4:] * hh + beta) + tf.reshape(p["bias"], [4, n])
     return tf.reshape(gates, [batch, 4 * n]), zw, zb, hh
+
+
+def _per_gate_products(a: tf.Tensor, b: tf.Tensor, gates: int) -> tf.Tensor:
+    """``einsum("rge,rgn->gen")`` of ``a`` ``[rows, gates * e]`` and ``b`` ``[rows, gates * n]`` as one
+    matmul per gate of column slices: the same sums, about 6x as fast here as the einsum (which
+    transposes both operands whole first)."""
+    e, n = a.shape[-1] // gates, b.shape[-1] // gates
+    return tf.stack([tf.matmul(a[:, g * e : (g + 1) * e], b[:, g * n : (g + 1) * n], transpose_a=True)
+                     for g in range(gates)])
 
 
 def _small_params(p: dict) -> dict:
@@ -619,11 +625,14 @@ def _ln_lstm_backward(dh, dc, saved, drop_mask, p):
 
 
 def _lstm_backward(saved, drop_mask, d_state, d_h):
-    """The elementwise part of ``LSTMCell.fused_backward``: ``(d pre, d c_prev)``."""
-    c, si, g, sf, so, tc = saved
+    """The elementwise part of ``LSTMCell.fused_backward``: ``(d pre, d c_prev)``. ``tanh(new_c)``
+    is recomputed (a few elementwise ops here) rather than kept: 1/7 less memory per step."""
+    c, si, g, sf, so = saved
     dc, dh = d_state
     if d_h is not None:
         dh = dh + d_h
+    gd = g if drop_mask is None else g * drop_mask
+    tc = tf.tanh(c * sf + si * gd)
     dc = dc + dh * so * (1.0 - tf.square(tc))
     dc_prev, d_pre = _lstm_core_backward(dc, dh * tc, c, (si, g, sf, so), drop_mask)
     return d_pre, dc_prev
