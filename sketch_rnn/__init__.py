@@ -35,12 +35,13 @@ from sketch_rnn.strokes import (
     to_stroke3,
     to_stroke5,
 )
-from sketch_rnn.train import Trainer
+from sketch_rnn.train import Trainer, configure_cpu_threads
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "DataLoader", "HParams", "SketchRNN", "Trainer", "augment_strokes", "complete", "decode", "draw_svg",
+    "DataLoader", "HParams", "SketchRNN", "Trainer", "augment_strokes", "complete", "configure_cpu_threads",
+    "decode", "draw_svg",
     "encode", "evaluate", "evaluate_drawings", "get_default_hparams", "grid_svg", "kl_loss",
     "kl_weight", "learning_rate", "lerp", "load_dataset", "load_model", "load_npz",
     "mixture_params", "pad_batch", "random_scale", "reconstruction_loss", "sample", "save_model",
