@@ -177,8 +177,9 @@ class _Cell(keras.layers.Layer):
         return {}
 
     def fused_forward(self, p, xproj, state, drop_mask):
-        """``step``'s maths, op for op, returning ``(h, new_state, saved)``: ``saved`` is what
-        ``fused_backward`` needs (a tuple of ``fused_saved`` tensors)."""
+        """``step``'s maths, op for op (the recurrent products as ``_times``), returning ``(h,
+        new_state, saved)``: ``saved`` is what ``fused_backward`` needs (a tuple of ``fused_saved``
+        tensors). ``p`` is ``fused_params(loop_params())``."""
         raise NotImplementedError
 
     def fused_backward(self, p, saved, drop_mask, d_state, d_h, xproj, xla=False):
@@ -205,7 +206,7 @@ class _Cell(keras.layers.Layer):
 
 def _times(h: tf.Tensor, w_t: tf.Tensor) -> tf.Tensor:
     """``h @ W`` for a recurrent state ``h`` ``[B, n]`` (B small) and a wide ``W`` ``[n, m]``, from
-    ``W^T``: computed as ``(W^T h^T)^T``. Same products; on one thread (see ``cpu_threads``) Eigen
+    ``W^T``: computed as ``(W^T h^T)^T``. Same products; on one thread (``train.configure_cpu_threads``) Eigen
     makes ``[m, n] x [n, B]`` about 1.6x as fast as ``[B, n] x [n, m]`` (B = 50, n = 512, m = 2048:
     1.7 against 2.7 ms here), and the two transposes are small."""
     return tf.transpose(tf.matmul(w_t, tf.transpose(h)))
