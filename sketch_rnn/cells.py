@@ -426,7 +426,7 @@ class HyperLSTMCell(_Cell):
     def fused_backward(self, p, saved, drop_mask, d_state, d_h, xproj, xla=False):
         n = self.units
         d_xh, d_hh, d_inner, dc_prev, d_hyper_c_prev, rec = _elementwise(_hyper_backward, xla)(
-            n, self.embedding, _small_params(p), saved, drop_mask, d_state, d_h, xproj[0])
+            n, _small_params(p), saved, drop_mask, d_state, d_h, xproj[0])
         d_hcat = tf.matmul(d_inner, p["inner_w_T"])
         dh_prev = tf.matmul(d_hh, p["W_hh_T"]) + d_hcat[:, :n]
         return (d_xh, d_inner), (dh_prev, d_hcat[:, n:], dc_prev, d_hyper_c_prev), rec
@@ -438,8 +438,8 @@ class HyperLSTMCell(_Cell):
             "W_hh": tf.matmul(rec["h"], rec["d_hh"], transpose_a=True),
             "bias": tf.reduce_sum(rec["d_gates"], 0),
             "zw_b": tf.reshape(tf.reduce_sum(rec["d_zw"], 0), [8, e]),
-            "alpha_w": _per_gate_products(rec["zw"], rec["d_alpha"], 8),
-            "beta_w": _per_gate_products(rec["zb"], rec["d_gates"], 4),
+            "alpha_w": _gate_products_w_grad(rec["zw"], rec["d_alpha"], 8),
+            "beta_w": _gate_products_w_grad(rec["zb"], rec["d_gates"], 4),
             "zw_flat": tf.matmul(rec["u"], rec["d_zw"], transpose_a=True),
             "zb_flat": tf.matmul(rec["u"], rec["d_zb"], transpose_a=True),
             "inner_w": tf.matmul(tf.concat([rec["h"], rec["hyper_h"]], 1), d_xp[1], transpose_a=True),
@@ -461,14 +461,13 @@ class HyperLSTMCell(_Cell):
 def _modulated_gates(n, e, p, xh_flat, hh_flat, u):
     """HyperLSTM's gate pre-activations ``[B, 4n]`` before layer norm, ``alpha_x * W_x x + alpha_h *
     W_h h + beta + bias``, from ``xh_flat = W_x x`` and ``hh_flat = W_h h`` and the scales and biases
-    projected from the hyper output ``u``; also returns ``zw``, ``zb`` and ``hh`` per gate, which
-    the fused backward keeps."""
+    projected from the hyper output ``u``; also returns ``zw`` ``[B, 8e]`` and ``zb`` ``[B, 4e]``
+    (all gates side by side) and ``hh`` per gate ``[B, 4, n]``, which the fused backward keeps."""
     batch = tf.shape(u)[0]
-    zw_flat = tf.matmul(u, p["zw_flat"]) + tf.reshape(p["zw_b"], [8 * e])
-    alpha = tf.reshape(_gate_products(zw_flat, p["alpha_w"]), [batch, 8, n])
-    zb_flat = tf.matmul(u, p["zb_flat"])
-    beta = tf.reshape(_gate_products(zb_flat, p["beta_w"]), [batch, 4, n])
-    zw, zb = tf.reshape(zw_flat, [batch, 8, e]), tf.reshape(zb_flat, [batch, 4, e])
+    zw = tf.matmul(u, p["zw_flat"]) + tf.reshape(p["zw_b"], [8 * e])
+    alpha = tf.reshape(_gate_products(zw, p["alpha_w"]), [batch, 8, n])
+    zb = tf.matmul(u, p["zb_flat"])
+    beta = tf.reshape(_gate_products(zb, p["beta_w"]), [batch, 4, n])
     xh = tf.reshape(xh_flat, [batch, 4, n])
     hh = tf.reshape(hh_flat, [batch, 4, n])
     gates = alpha[:, :4] * xh + (alpha[:, 4:] * hh + beta) + tf.reshape(p["bias"], [4, n])
@@ -483,10 +482,11 @@ def _gate_products(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
     return tf.concat([tf.matmul(x[:, i * e : (i + 1) * e], w[i]) for i in range(w.shape[0])], -1)
 
 
-def _per_gate_products(a: tf.Tensor, b: tf.Tensor, gates: int) -> tf.Tensor:
-    """``einsum("rge,rgn->gen")`` of ``a`` ``[rows, gates * e]`` and ``b`` ``[rows, gates * n]`` as one
-    matmul per gate of column slices: the same sums, about 6x as fast here as the einsum (which
-    transposes both operands whole first)."""
+def _gate_products_w_grad(a: tf.Tensor, b: tf.Tensor, gates: int) -> tf.Tensor:
+    """The gradient of ``_gate_products``' ``w`` (``[gates, e, n]``) from its stacked inputs ``a``
+    ``[rows, gates * e]`` and output gradients ``b`` ``[rows, gates * n]``: ``einsum("rge,rgn->gen")``
+    as one matmul per gate of column slices, the same sums, about 6x as fast here as the einsum
+    (which transposes both operands whole first)."""
     e, n = a.shape[-1] // gates, b.shape[-1] // gates
     return tf.stack([tf.matmul(a[:, g * e : (g + 1) * e], b[:, g * n : (g + 1) * n], transpose_a=True)
                      for g in range(gates)])
@@ -500,15 +500,15 @@ def _small_params(p: dict) -> dict:
 
 def _hyper_forward(n, e, p, xproj, inner_hidden, hh_flat, c, hyper_c, drop_mask):
     """``HyperLSTMCell.fused_forward`` after its two large matmuls (``inner_hidden``, ``hh_flat``):
-    ``(new_h, u, new_c, new_hyper_c, saved)``. alpha is recomputed from zw in the backward (a small
-    batched matmul) rather than kept."""
+    ``(new_h, u, new_c, new_hyper_c, saved)``. alpha is recomputed from zw in the backward (one
+    small matmul per gate) rather than kept."""
     u, new_hyper_c, inner_saved = _ln_lstm_forward(xproj[1] + inner_hidden, hyper_c, None, p["inner"])
     gates, zw, zb, hh = _modulated_gates(n, e, p, xproj[0], hh_flat, u)
     new_h, new_c, saved = _ln_lstm_forward(gates, c, drop_mask, p)
     return new_h, u, new_c, new_hyper_c, (u, zw, zb, hh, *inner_saved, *saved)
 
 
-def _hyper_backward(n, e, p, saved, drop_mask, d_state, d_h, xh_flat):
+def _hyper_backward(n, p, saved, drop_mask, d_state, d_h, xh_flat):
     """The elementwise (and small-matmul) part of ``HyperLSTMCell.fused_backward``: everything but
     the products with ``W_hh^T`` and the hyper cell's ``[W_xh; W_hh]^T``. Returns ``(d xh, d hh,
     d inner pre-activations, d c_prev, d hyper_c_prev, rec)``."""
@@ -521,21 +521,20 @@ def _hyper_backward(n, e, p, saved, drop_mask, d_state, d_h, xh_flat):
     # The main layer-norm LSTM, back to the gates' pre-activations alpha_x xh + alpha_h hh + beta + b.
     d_gates, dc_prev, rec = _ln_lstm_backward(dh, dc, main_saved, drop_mask, p)
     dg = tf.reshape(d_gates, [batch, 4, n])
-    alpha = tf.reshape(_gate_products(tf.reshape(zw, [batch, 8 * e]), p["alpha_w"]), [batch, 8, n])
+    alpha = tf.reshape(_gate_products(zw, p["alpha_w"]), [batch, 8, n])
     xh = tf.reshape(xh_flat, [batch, 4, n])
     d_xh = tf.reshape(dg * alpha[:, :4], [batch, 4 * n])
     d_hh = tf.reshape(dg * alpha[:, 4:], [batch, 4 * n])
-    d_alpha = tf.concat([dg * xh, dg * hh], axis=1)
+    d_alpha = tf.reshape(tf.concat([dg * xh, dg * hh], axis=1), [batch, 8 * n])
     # ... then through alpha = zw W_alpha, zw = u W_zw + b, beta = (u W_zb) W_beta to u ...
-    d_zw = _gate_products(tf.reshape(d_alpha, [batch, 8 * n]), p["alpha_w_T"])
+    d_zw = _gate_products(d_alpha, p["alpha_w_T"])
     d_zb = _gate_products(d_gates, p["beta_w_T"])
     du = du + tf.matmul(d_zw, p["zw_flat_T"]) + tf.matmul(d_zb, p["zb_flat_T"])
     # ... and through the hyper cell, whose recurrent input is [h, hyper_h].
     d_inner, d_hyper_c_prev, inner_rec = _ln_lstm_backward(du, d_hyper_c, inner_saved, None, p["inner"])
     rec.update({f"inner_{k}": v for k, v in inner_rec.items()})
-    rec.update(h=h, hyper_h=hyper_h, u=u, zw=tf.reshape(zw, [batch, 8 * e]),
-               zb=tf.reshape(zb, [batch, 4 * e]), d_gates=d_gates,
-               d_alpha=tf.reshape(d_alpha, [batch, 8 * n]), d_hh=d_hh, d_zw=d_zw, d_zb=d_zb)
+    rec.update(h=h, hyper_h=hyper_h, u=u, zw=zw, zb=zb, d_gates=d_gates,
+               d_alpha=d_alpha, d_hh=d_hh, d_zw=d_zw, d_zb=d_zb)
     return d_xh, d_hh, d_inner, dc_prev, d_hyper_c_prev, rec
 
 
