@@ -425,8 +425,8 @@ class HyperLSTMCell(_Cell):
 
     def fused_backward(self, p, saved, drop_mask, d_state, d_h, xproj, xla=False):
         n = self.units
-        d_xh, d_hh, d_inner, dc_prev, d_hyper_c_prev, rec = _elementwise(_hyper_backward, xla)(
-            n, _small_params(p), saved, drop_mask, d_state, d_h, xproj[0])
+        d_xh, d_hh, d_inner, dc_prev, d_hyper_c_prev, rec = _hyper_backward(
+            n, p, saved, drop_mask, d_state, d_h, xproj[0], xla)
         d_hcat = tf.matmul(d_inner, p["inner_w_T"])
         dh_prev = tf.matmul(d_hh, p["W_hh_T"]) + d_hcat[:, :n]
         return (d_xh, d_inner), (dh_prev, d_hcat[:, n:], dc_prev, d_hyper_c_prev), rec
@@ -492,12 +492,6 @@ def _gate_products_w_grad(a: tf.Tensor, b: tf.Tensor, gates: int) -> tf.Tensor:
                      for g in range(gates)])
 
 
-def _small_params(p: dict) -> dict:
-    """HyperLSTM's loop parameters without the large recurrent matrices (the products with them
-    are made outside ``_hyper_backward``)."""
-    return {k: v for k, v in p.items() if k not in ("W_hh", "W_hh_T", "inner_w", "inner_w_T")}
-
-
 def _hyper_forward(n, e, p, xproj, inner_hidden, hh_flat, c, hyper_c, drop_mask):
     """``HyperLSTMCell.fused_forward`` after its two large matmuls (``inner_hidden``, ``hh_flat``):
     ``(new_h, u, new_c, new_hyper_c, saved)``. alpha is recomputed from zw in the backward (one
@@ -508,34 +502,46 @@ def _hyper_forward(n, e, p, xproj, inner_hidden, hh_flat, c, hyper_c, drop_mask)
     return new_h, u, new_c, new_hyper_c, (u, zw, zb, hh, *inner_saved, *saved)
 
 
-def _hyper_backward(n, p, saved, drop_mask, d_state, d_h, xh_flat):
+def _hyper_backward(n, p, saved, drop_mask, d_state, d_h, xh_flat, xla=False):
     """The elementwise (and small-matmul) part of ``HyperLSTMCell.fused_backward``: everything but
     the products with ``W_hh^T`` and the hyper cell's ``[W_xh; W_hh]^T``. Returns ``(d xh, d hh,
-    d inner pre-activations, d c_prev, d hyper_c_prev, rec)``."""
+    d inner pre-activations, d c_prev, d hyper_c_prev, rec)``. ``xla``: the two elementwise parts
+    (the main cell's, the hyper cell's) XLA-compiled, the small matmuls between them not (XLA's
+    CPU code for those is slower than TensorFlow's)."""
     h, hyper_h, u, zw, zb, hh = saved[:6]
     inner_saved, main_saved = saved[6 : 6 + LN_LSTM_SAVED], saved[6 + LN_LSTM_SAVED :]
     dh, du, dc, d_hyper_c = d_state
     if d_h is not None:
         dh = dh + d_h
-    batch = tf.shape(h)[0]
-    # The main layer-norm LSTM, back to the gates' pre-activations alpha_x xh + alpha_h hh + beta + b.
-    d_gates, dc_prev, rec = _ln_lstm_backward(dh, dc, main_saved, drop_mask, p)
-    dg = tf.reshape(d_gates, [batch, 4, n])
-    alpha = tf.reshape(_gate_products(zw, p["alpha_w"]), [batch, 8, n])
-    xh = tf.reshape(xh_flat, [batch, 4, n])
-    d_xh = tf.reshape(dg * alpha[:, :4], [batch, 4 * n])
-    d_hh = tf.reshape(dg * alpha[:, 4:], [batch, 4 * n])
-    d_alpha = tf.reshape(tf.concat([dg * xh, dg * hh], axis=1), [batch, 8 * n])
+    alpha = _gate_products(zw, p["alpha_w"])
+    d_gates, dc_prev, rec, d_xh, d_hh, d_alpha = _elementwise(_hyper_gates_backward, xla)(
+        n, _ln_params(p), main_saved, drop_mask, dh, dc, alpha, xh_flat, hh)
     # ... then through alpha = zw W_alpha, zw = u W_zw + b, beta = (u W_zb) W_beta to u ...
     d_zw = _gate_products(d_alpha, p["alpha_w_T"])
     d_zb = _gate_products(d_gates, p["beta_w_T"])
     du = du + tf.matmul(d_zw, p["zw_flat_T"]) + tf.matmul(d_zb, p["zb_flat_T"])
     # ... and through the hyper cell, whose recurrent input is [h, hyper_h].
-    d_inner, d_hyper_c_prev, inner_rec = _ln_lstm_backward(du, d_hyper_c, inner_saved, None, p["inner"])
+    d_inner, d_hyper_c_prev, inner_rec = _elementwise(_ln_lstm_backward, xla)(
+        du, d_hyper_c, inner_saved, None, _ln_params(p["inner"]))
     rec.update({f"inner_{k}": v for k, v in inner_rec.items()})
     rec.update(h=h, hyper_h=hyper_h, u=u, zw=zw, zb=zb, d_gates=d_gates,
                d_alpha=d_alpha, d_hh=d_hh, d_zw=d_zw, d_zb=d_zb)
     return d_xh, d_hh, d_inner, dc_prev, d_hyper_c_prev, rec
+
+
+def _hyper_gates_backward(n, p, main_saved, drop_mask, dh, dc, alpha, xh_flat, hh):
+    """HyperLSTM's main layer-norm LSTM back to the gates' pre-activations ``alpha_x xh + alpha_h
+    hh + beta + b``, and on to ``xh``, ``hh`` and ``alpha`` (``[B, 8n]``): ``(d gates, d c_prev,
+    rec, d xh, d hh, d alpha)``."""
+    batch = tf.shape(dh)[0]
+    d_gates, dc_prev, rec = _ln_lstm_backward(dh, dc, main_saved, drop_mask, p)
+    dg = tf.reshape(d_gates, [batch, 4, n])
+    alpha = tf.reshape(alpha, [batch, 8, n])
+    xh = tf.reshape(xh_flat, [batch, 4, n])
+    d_xh = tf.reshape(dg * alpha[:, :4], [batch, 4 * n])
+    d_hh = tf.reshape(dg * alpha[:, 4:], [batch, 4 * n])
+    d_alpha = tf.reshape(tf.concat([dg * xh, dg * hh], axis=1), [batch, 8 * n])
+    return d_gates, dc_prev, rec, d_xh, d_hh, d_alpha
 
 
 # -- fused sequences: the recurrence with a hand-written backward pass --------------------------------
@@ -663,10 +669,12 @@ def _ln_params(p: dict) -> dict:
 #: XLA-compile the elementwise maths of the backward steps of full-batch sequences (the decoder;
 #: the encoder's steps change their row count, and each count would compile anew). TensorFlow runs
 #: those dozens of small ops one kernel at a time, each a pass over memory; fused, a backward step's
-#: elementwise work takes about a third less time on this CPU (a HyperLSTM training step ~10% less,
-#: layer norm ~3%, LSTM ~1%; and less memory). The large matmuls stay outside, in TensorFlow's
-#: faster kernels. The values agree with the unfused ops to float32 rounding. (The forward steps
-#: measured slower compiled, hyper's included: they are mostly their matmuls.)
+#: elementwise work takes less time on this CPU (with one intra-op thread, see configure_cpu_threads,
+#: a default training step ~7% less with layer norm, ~3% LSTM, ~6% HyperLSTM; and less memory).
+#: The matmuls stay outside, in TensorFlow's faster kernels: HyperLSTM's small per-gate ones too,
+#: between its two compiled parts (compiled with them, its step was ~5% slower than uncompiled).
+#: The values agree with the unfused ops to float32 rounding. (The forward steps measured slower
+#: compiled, hyper's included: they are mostly their matmuls.)
 FUSED_XLA = True
 _XLA_FNS: dict = {}
 
