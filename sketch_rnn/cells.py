@@ -185,8 +185,8 @@ class _Cell(keras.layers.Layer):
     def fused_backward(self, p, saved, drop_mask, d_state, d_h, xproj, xla=False):
         """Undo one step: from the gradients of the new state and of the output ``h`` (or None)
         return ``(d xproj, d state_prev, rec)``; ``rec`` maps ``fused_rec_names`` to tensors.
-        ``p`` is ``fused_params(loop_params())``. ``xla``: run the elementwise maths as
-        one XLA-compiled function (see ``FUSED_XLA``); the large matmuls stay outside it."""
+        ``p`` is ``fused_params(loop_params())``. ``xla``: run the elementwise maths
+        XLA-compiled (see ``FUSED_XLA``); the matmuls stay outside the compiled functions."""
         raise NotImplementedError
 
     def fused_chunk_grads(self, p, rec, d_xp) -> dict:
