@@ -95,12 +95,18 @@ def test_png_output(model_dir, tmp_path):
     """``--out`` ending in .png: a PNG of the requested size, strokes coloured by their order."""
     from PIL import Image
 
+    # Continuations of a drawn prefix: the untrained model often ends a sketch at once, and the
+    # prefix (kept in the output) makes sure there are strokes to see.
+    src = tmp_path / "start.json"
+    src.write_text(json.dumps([[9.0, 0.0, 0], [0.0, 9.0, 0], [-9.0, 0.0, 1]]))
     out = tmp_path / "grid.png"
     done = run_cli(
         f"--log_root={model_dir}",
         "--num=4",
         "--seed=3",
         "--max_len=10",
+        f"--complete={src}",
+        "--units=pixels",
         f"--out={out}",
         "--png_size=160",
         "--color_by_stroke=palette",
