@@ -362,8 +362,8 @@ def _loop(model, greedy, start, z, state, max_len, pdf_temp, sigma_scale, early_
     static = buffer_len is not None
     zproj = model.decoder.project(z, slice(5, None)) if hps.conditional else None
     if static:
-        # XLA at batch 1: the recurrent products in the fused steps' form, (W^T h^T)^T, which
-        # reads W^T row by row (a step ~5% faster there); TensorFlow's kernels at larger
+        # XLA at batch 1: the recurrent products in the fused steps' form, against W^T, which
+        # XLA reads row by row (a step ~5% faster there); TensorFlow's kernels at larger
         # batches are faster with h W (~20% at 100 sketches).
         weights = cell.fused_params(cell.loop_params())
         cell_step = lambda xp, s: cell.fused_forward(weights, xp, s, None)[:2]  # noqa: E731
