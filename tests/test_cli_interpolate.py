@@ -65,7 +65,7 @@ def test_files_to_svg_strip(models, inputs, tmp_path):
         "--steps=5",
         "--method=lerp",
         "--temperature=0.3",
-        "--seed=1",
+        "--seed=2",  # (stateless draws: the untrained model ends every sketch at once for some seeds)
         "--max_len=8",
         "--labels",
         f"--out={out}",
