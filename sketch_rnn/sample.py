@@ -124,7 +124,7 @@ def sample_strokes5(model: SketchRNN, n: int = 1, *, z=None, temperature: float 
     if n <= 0:
         raise ValueError(f"n={n}: must be > 0")
     if initial_state is None:
-        state = model.initial_state(_state_z(model, z_t) if hps.conditional else None, n)
+        state = None  # made from z inside the compiled loop (eagerly, its few ops cost ~5% of a sketch)
     else:
         state = tf.convert_to_tensor(initial_state, tf.float32)
         if tuple(state.shape) != (n, model.decoder.state_size):
@@ -360,16 +360,18 @@ def _loop(model, greedy, start, z, state, max_len, pdf_temp, sigma_scale, early_
     m = hps.num_mixture
     n = tf.shape(start)[0]
     static = buffer_len is not None
-    zproj = model.decoder.project(z, slice(5, None)) if hps.conditional else None
-    if static:
-        # XLA at batch 1: the recurrent products in the fused steps' form, against W^T, which
-        # XLA reads row by row (a step ~5% faster there); TensorFlow's kernels at larger
-        # batches are faster with h W (~20% at 100 sketches).
-        weights = cell.fused_params(cell.loop_params())
-        cell_step = lambda xp, s: cell.fused_forward(weights, xp, s, None)[:2]  # noqa: E731
+    if state is None:
+        state = model.initial_state(_state_z(model, z) if hps.conditional else None, n)
+    if hps.conditional:
+        # z's share of the input projection, once per sketch, as [0, z] @ W_xh: under XLA the
+        # product with the slice W_xh[5:] becomes a fused loop several times slower than the plain
+        # matmul (0.5 ms of a one-sketch call).
+        zproj = model.decoder.project(tf.concat([tf.zeros([tf.shape(z)[0], 5]), z], 1))
     else:
-        weights = cell.loop_params()
-        cell_step = lambda xp, s: cell.step(xp, s, None, weights)  # noqa: E731
+        zproj = None
+    # The recurrent products as h @ W_hh, also in the XLA loop: the fused steps' W^T form costs a
+    # transposed copy of W_hh per call, and on AMD EPYC (session 7) the plain form is faster.
+    weights = cell.loop_params()
     w_in = tf.convert_to_tensor(cell.W_xh)[:5]
     w_in_inner = tf.convert_to_tensor(cell.hyper_cell.W_xh)[:5] if hasattr(cell, "hyper_cell") else None
     out_w, out_b = tf.convert_to_tensor(model.output_w), tf.convert_to_tensor(model.output_b)
@@ -378,30 +380,13 @@ def _loop(model, greedy, start, z, state, max_len, pdf_temp, sigma_scale, early_
     parts = list(zip(bounds[:-1], bounds[1:], strict=True))
 
     def lane(prev, s, zp, noise):
-        """One step of one lane: its next rows, state, decoder outputs and pen states."""
+        """One step of one lane: its next rows, pen states, state and decoder outputs."""
         xp = (tf.matmul(prev, w_in),) + (() if w_in_inner is None else (tf.matmul(prev, w_in_inner),))
         if zp is not None:
             xp = tuple(a + b for a, b in zip(xp, zp, strict=True))
-        h, s = cell_step(xp, s)
+        h, s = cell.step(xp, s, None, weights)
         raw = tf.matmul(h, out_w) + out_b
-        p = mixture_params(raw, m)
-        if greedy:
-            idx = tf.argmax(p["pi"], axis=-1, output_type=tf.int32)
-            pen_idx = tf.argmax(p["pen"], axis=-1, output_type=tf.int32)
-        else:
-            u_pi, u_pen, e = noise
-            idx = _gumbel_argmax(tf.math.log(p["pi"]) / pdf_temp, u_pi)
-            pen_idx = _gumbel_argmax(tf.math.log(p["pen"]) / pdf_temp, u_pen)
-        pick = lambda a: tf.gather(a, idx, axis=1, batch_dims=1)  # noqa: E731
-        mu1, mu2 = pick(p["mu1"]), pick(p["mu2"])
-        if greedy:
-            dx, dy = mu1, mu2
-        else:
-            s1, s2, rho = pick(p["sigma1"]) * sigma_scale, pick(p["sigma2"]) * sigma_scale, pick(p["corr"])
-            dx = mu1 + s1 * e[0]
-            dy = mu2 + s2 * (rho * e[0] + tf.sqrt(1.0 - tf.square(rho)) * e[1])
-        row = tf.concat([tf.stack([dx, dy], axis=1), tf.one_hot(pen_idx, 3)], axis=1)
-        return row, s, raw, pen_idx
+        return (*_next_row(raw, m, greedy, noise, pdf_temp, sigma_scale), s, raw)
 
     if not greedy:
         # Every step's random numbers drawn before the loop, in three calls: drawn step by step
@@ -421,7 +406,7 @@ def _loop(model, greedy, start, z, state, max_len, pdf_temp, sigma_scale, early_
                 zp = None if zproj is None else tuple(a[lo:hi] for a in zproj)
                 lane_noise = None if noise is None else (noise[0][lo:hi], noise[1][lo:hi], noise[2][:, lo:hi])
             outs.append(lane(prevs[i], states[i], zp, lane_noise))
-        rows, states, raws, pens = zip(*outs, strict=True)
+        rows, pens, states, raws = zip(*outs, strict=True)
         row, raw, pen_idx = (a[0] if lanes == 1 else tf.concat(a, 0) for a in (rows, raws, pens))
         # Rows after a sketch's end are padding in the output; with early_stop off the loop keeps
         # feeding the model's own rows back, as the reference does.
@@ -451,6 +436,35 @@ def _loop(model, greedy, start, z, state, max_len, pdf_temp, sigma_scale, early_
     rows = tf.transpose(rows_ta.stack(), [1, 0, 2])
     raw = tf.transpose(raw_ta.stack(), [1, 0, 2])
     return rows, lengths, raw
+
+
+def _next_row(raw, m, greedy, noise, pdf_temp, sigma_scale):
+    """The next stroke-5 row ``[n, 5]`` and pen state ``[n]`` drawn from the decoder's outputs.
+
+    Only the drawn component's parameters are transformed. The mixture weights need no softmax:
+    ``softmax(log(softmax(x)) / tau) = softmax(x / tau)``, and the Gumbel-max draw (or greedy's
+    argmax) is unchanged by the normalising constant. (At batch 1 each of the XLA loop's kernels
+    costs about as much as its arithmetic, so fewer is faster.)
+    """
+    pen_logits = raw[:, :3]
+    pi_logits = raw[:, 3 : 3 + m]
+    if greedy:
+        idx = tf.argmax(pi_logits, axis=-1, output_type=tf.int32)
+        pen_idx = tf.argmax(pen_logits, axis=-1, output_type=tf.int32)
+    else:
+        u_pi, u_pen, e = noise
+        idx = _gumbel_argmax(pi_logits / pdf_temp, u_pi)
+        pen_idx = _gumbel_argmax(pen_logits / pdf_temp, u_pen)
+    # [n, 5, m]: mu1, mu2, log sigma1, log sigma2, corr (the reference's layout), gathered at once.
+    comp = tf.gather(tf.reshape(raw[:, 3 + m :], [-1, 5, m]), idx, axis=2, batch_dims=1)
+    mu = comp[:, :2]
+    if greedy:
+        offset = mu
+    else:
+        s1, s2 = tf.exp(comp[:, 2]) * sigma_scale, tf.exp(comp[:, 3]) * sigma_scale
+        rho = tf.tanh(comp[:, 4])
+        offset = mu + tf.stack([s1 * e[0], s2 * (rho * e[0] + tf.sqrt(1.0 - tf.square(rho)) * e[1])], 1)
+    return tf.concat([offset, tf.one_hot(pen_idx, 3)], axis=1), pen_idx
 
 
 def _uniform(shape, seed):
