@@ -365,7 +365,7 @@ def _loop(model, greedy, start, z, state, max_len, pdf_temp, sigma_scale, early_
     if hps.conditional:
         # z's share of the input projection, once per sketch, as [0, z] @ W_xh: under XLA the
         # product with the slice W_xh[5:] becomes a fused loop several times slower than the plain
-        # matmul (0.5 ms of a one-sketch call).
+        # matmul (0.2-0.5 ms of a one-sketch call).
         zproj = model.decoder.project(tf.concat([tf.zeros([tf.shape(z)[0], 5]), z], 1))
     else:
         zproj = None
