@@ -455,7 +455,8 @@ def _next_row(raw, m, greedy, noise, pdf_temp, sigma_scale):
         u_pi, u_pen, e = noise
         idx = _gumbel_argmax(pi_logits / pdf_temp, u_pi)
         pen_idx = _gumbel_argmax(pen_logits / pdf_temp, u_pen)
-    # [n, 5, m]: mu1, mu2, log sigma1, log sigma2, corr (the reference's layout), gathered at once.
+    # [n, 5, m]: mu1, mu2, log sigma1, log sigma2, corr, in losses.split_raw's layout (the reference's),
+    # gathered at once; test_greedy_takes_argmax_component_mean_and_argmax_pen checks they agree.
     comp = tf.gather(tf.reshape(raw[:, 3 + m :], [-1, 5, m]), idx, axis=2, batch_dims=1)
     mu = comp[:, :2]
     if greedy:
