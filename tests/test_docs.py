@@ -59,3 +59,27 @@ def test_test_command_installs_the_pinned_browser_client(repo_dir):
         assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name}@{version} is not an exact version"
         assert lock["packages"][f"node_modules/{name}"]["version"] == version
     assert all(entry.get("integrity") for key, entry in lock["packages"].items() if key)
+
+
+def test_console_scripts_help_lists_their_flags():
+    # A console script's __main__ is pip's launcher, not the tool's module: run the entry points
+    # from -c, as the launcher does, so that --help shows the tool's docstring and flags (the
+    # README sends users to `sketch_rnn_train --help`).
+    tools = {
+        "train": ("train a SketchRNN with magenta's flags", "--log_root", "--[no]resume_training"),
+        "sample": ("draw sketches from a trained model", "--log_root", "--complete"),
+        "interpolate": ("morph one drawing into another", "--index_a", "--method"),
+        "quickstart": ("the README's first command", "--minutes", "--pretrained"),
+    }
+    procs = {
+        tool: subprocess.Popen(
+            [sys.executable, "-c", f"import sys; sys.argv[0] = 'sketch_rnn_{tool}'; "
+             f"from sketch_rnn.cli.{tool} import run; run()", "--help"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for tool in tools
+    }
+    for tool, proc in procs.items():
+        out, err = proc.communicate(timeout=180)
+        assert "Traceback" not in err, (tool, err[-2000:])  # absl's --help exits 1
+        for text in tools[tool]:
+            assert text in out + err, (tool, text, out[-2000:])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 
 import numpy as np
 
@@ -19,6 +20,24 @@ def setup_logging() -> None:
     """INFO-level progress from the library on stderr, with timestamps."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("sketch_rnn").setLevel(logging.INFO)
+
+
+def run_absl_app(main, module_name: str) -> None:
+    """Run an absl ``main`` (the console-script entry of the module ``module_name``).
+
+    absl's ``--help`` prints ``__main__``'s docstring and the flags of the module named by
+    ``sys.argv[0]``. Under a console script ``__main__`` is pip's generated launcher, so both would
+    be empty ("Try --helpfull"); the tool's own docstring and flags are lent to it here. Under
+    ``python -m`` the module already is ``__main__``.
+    """
+    from absl import app, flags
+
+    setup_logging()
+    if module_name != "__main__":
+        sys.modules["__main__"].__doc__ = sys.modules[module_name].__doc__
+        for flag in flags.FLAGS.get_key_flags_for_module(module_name):
+            flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    app.run(main)
 
 
 def read_strokes(path: str, flag: str) -> np.ndarray:

@@ -23,7 +23,7 @@ import sys
 import numpy as np
 from absl import app, flags
 
-from sketch_rnn.cli._common import read_strokes, save_drawings_npy, setup_logging
+from sketch_rnn.cli._common import read_strokes, run_absl_app, save_drawings_npy
 
 FLAGS = flags.FLAGS
 
@@ -151,8 +151,7 @@ def main(argv) -> int:
 
 def run():
     """Console-script entry point."""
-    setup_logging()
-    app.run(main)
+    run_absl_app(main, __name__)
 
 
 if __name__ == "__main__":

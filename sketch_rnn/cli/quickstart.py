@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
-from sketch_rnn.cli._common import DEFAULT_DATA_DIR, PRETRAINED_SHEEP_DIR, setup_logging
+from sketch_rnn.cli._common import DEFAULT_DATA_DIR, PRETRAINED_SHEEP_DIR, run_absl_app
 
 FLAGS = flags.FLAGS
 
@@ -66,8 +66,7 @@ def main(argv) -> int:
 
 def run():
     """Console-script entry point."""
-    setup_logging()
-    app.run(main)
+    run_absl_app(main, __name__)
 
 
 if __name__ == "__main__":

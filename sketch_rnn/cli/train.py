@@ -14,9 +14,9 @@ import logging
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
-from sketch_rnn.cli._common import DEFAULT_DATA_DIR, setup_logging
+from sketch_rnn.cli._common import DEFAULT_DATA_DIR, run_absl_app
 from sketch_rnn.hparams import CONFIG_FILE, HParams
 
 FLAGS = flags.FLAGS
@@ -73,8 +73,7 @@ def main(argv) -> int:
 
 def run():
     """Console-script entry point."""
-    setup_logging()
-    app.run(main)
+    run_absl_app(main, __name__)
 
 
 if __name__ == "__main__":
