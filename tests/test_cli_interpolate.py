@@ -112,7 +112,14 @@ BAD = [
     (["--log_root=M", "--a=A", "--b=B", "--out=x.jpg"], "usage", ".svg or .png"),
     (["--log_root=M", "--a=A", "--b=B", "--temperature=0"], "usage", "--temperature=0.0"),
     (["--log_root=M", "--a=A", "--b=A.txt"], 2, "a.txt: expected a .npy or .json stroke-3 file"),
-    (["--log_root=M", "--a=A", "--b=EMPTY"], 2, "drawing --b: expected a non-empty stroke-3"),
+    (["--log_root=M", "--a=A", "--b=EMPTY"], 2, "empty.npy: expected a non-empty stroke-3"),
+    (["--log_root=M", "--a=A", "--b=MISSING.npy"], 2, "missing.npy: no such file"),
+    (["--log_root=M", "--a=BAD", "--b=B"], 2, "bad.json: not a stroke-3 drawing (Expecting"),
+    (["--log_root=M", "--a=RAGGED", "--b=B"], 2, "ragged.json: not a stroke-3 drawing"),
+    (["--log_root=M", "--a=A", "--b=GARBAGE"], 2, "garbage.npy: not a stroke-3 drawing (not a .npy file)"),
+    (["--log_root=M", "--a=A", "--b=OBJECT"], 2, "object.npy: not a stroke-3 drawing"),
+    (["--log_root=M", "--a=A", "--b=TWOCOLS"], 2, "twocols.npy: expected a non-empty stroke-3 array [L, 3]"),
+    (["--log_root=M", "--a=NAN", "--b=B"], 2, "nan.json: contains NaN"),
     (["--log_root=M", "--data=D", "--index_a=0", "--index_b=9"], 2, "--index_b=9: the test split has 4"),
     (["--log_root=M", "--data=D", "--split=dev", "--index_a=0", "--index_b=1"], 2, "--split=dev"),
     (["--log_root=U", "--a=A", "--b=B"], 2, "unconditional"),
@@ -140,6 +147,13 @@ print(json.dumps(results))
 
 def test_bad_input_clear_messages(models, inputs, tmp_path):
     np.save(tmp_path / "empty.npy", np.zeros((0, 3), np.float32))
+    np.save(tmp_path / "twocols.npy", np.zeros((4, 2), np.float32))
+    np.save(tmp_path / "object.npy", np.array([np.zeros((2, 3)), np.zeros((3, 3))], dtype=object),
+            allow_pickle=True)
+    (tmp_path / "garbage.npy").write_bytes(b"not an array")
+    (tmp_path / "bad.json").write_text("[[1, 2, 0],")
+    (tmp_path / "ragged.json").write_text("[[1, 2, 0], [3, 4]]")
+    (tmp_path / "nan.json").write_text("[[1, 2, 0], [NaN, 4, 1]]")
     names = {
         "M": models / "vae",
         "U": models / "uncond",
@@ -149,6 +163,9 @@ def test_bad_input_clear_messages(models, inputs, tmp_path):
         "EMPTY": tmp_path / "empty.npy",
         "A.txt": tmp_path / "a.txt",
         "NOWHERE": tmp_path / "NOWHERE",
+        "MISSING.npy": tmp_path / "missing.npy",
+        **{name.split(".")[0].upper(): tmp_path / name for name in
+           ("twocols.npy", "object.npy", "garbage.npy", "bad.json", "ragged.json", "nan.json")},
     }
 
     def fill(arg):

@@ -41,14 +41,33 @@ def run_absl_app(main, module_name: str) -> None:
 
 
 def read_strokes(path: str, flag: str) -> np.ndarray:
-    """A stroke-3 drawing from ``.npy`` (array ``[L, 3]``) or ``.json`` (list of rows); ``flag``
-    names the option it came from, for the error."""
-    if path.lower().endswith(".npy"):
-        return np.load(path, allow_pickle=False)
-    if path.lower().endswith(".json"):
-        with open(path, encoding="utf-8") as f:
-            return np.asarray(json.load(f), dtype=np.float32)
-    raise ValueError(f"--{flag}={path}: expected a .npy or .json stroke-3 file")
+    """A checked stroke-3 drawing ``[L, 3]`` (float32) from ``.npy`` (an array) or ``.json`` (a list
+    of ``[dx, dy, pen_lift]`` rows). ``flag`` names the option it came from: every error says
+    ``--flag=path`` and what is wrong with the file."""
+    where = f"--{flag}={path}"
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in (".npy", ".json"):
+        raise ValueError(f"{where}: expected a .npy or .json stroke-3 file")
+    if not os.path.isfile(path):
+        raise ValueError(f"{where}: no such file")
+    try:
+        if suffix == ".npy":
+            with open(path, "rb") as f:
+                if f.read(6) != b"\x93NUMPY":
+                    raise ValueError("not a .npy file")
+            data = np.load(path, allow_pickle=False)
+        else:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        strokes = np.asarray(data, dtype=np.float32)
+    except (OSError, ValueError, TypeError) as e:
+        # numpy says "pickled data" for an object array; json names line and column.
+        raise ValueError(f"{where}: not a stroke-3 drawing ({e})") from e
+    if strokes.ndim != 2 or strokes.shape[1] != 3 or not len(strokes):
+        raise ValueError(f"{where}: expected a non-empty stroke-3 array [L, 3], got shape {strokes.shape}")
+    if not np.isfinite(strokes).all():
+        raise ValueError(f"{where}: contains NaN or infinite values")
+    return strokes
 
 
 def save_drawings_npy(path: str, drawings) -> None:

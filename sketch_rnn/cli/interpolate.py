@@ -103,15 +103,8 @@ def _endpoints(model) -> tuple[np.ndarray, np.ndarray]:
     else:
         pair = [read_strokes(FLAGS.a, "a"), read_strokes(FLAGS.b, "b")]
         factor = pixel_scale(model) if FLAGS.units == "pixels" else 1.0
-    out = []
-    for flag, d in zip(("a", "b"), pair, strict=True):
-        d = np.asarray(d, np.float32)
-        if d.ndim != 2 or d.shape[1] != 3 or not len(d):
-            raise ValueError(
-                f"drawing --{flag}: expected a non-empty stroke-3 array [L, 3], got shape {d.shape}"
-            )
-        out.append(d / np.array([factor, factor, 1.0], np.float32))
-    return out[0], out[1]
+    scale = np.array([factor, factor, 1.0], np.float32)
+    return pair[0] / scale, pair[1] / scale
 
 
 def main(argv) -> int:
