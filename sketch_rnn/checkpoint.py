@@ -45,7 +45,14 @@ def write_meta(folder: str, model: SketchRNN, **extra) -> None:
 def save_model(model: SketchRNN, folder: str | os.PathLike, step: int | None = None) -> str:
     """Save weights, config and scale factor into ``folder``; returns the checkpoint prefix.
 
-    Example: see the module docstring.
+    Example (:func:`load_model` reads the folder back, see the module docstring):
+        >>> import tempfile
+        >>> model = SketchRNN(HParams(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2))
+        >>> folder = tempfile.mkdtemp()
+        >>> os.path.basename(save_model(model, folder, step=7))
+        'ckpt-7'
+        >>> sorted(f for f in os.listdir(folder) if not f.startswith("ckpt-"))
+        ['checkpoint', 'model_config.json', 'sketch_rnn.json']
     """
     folder = os.fspath(folder)
     write_meta(folder, model)

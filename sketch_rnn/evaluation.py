@@ -215,6 +215,14 @@ def evaluate_drawings(model, drawings: Sequence[np.ndarray], *, scale: float | N
         batch_size: drawings per forward pass.
         sample_z: decode from ``z = mu + sigma eps`` (seeded) instead of ``z = mu``.
         form: L_R's offset-loss form, ``"stable"`` or ``"reference"`` (default ``hps.gmm_loss``).
+
+    Example:
+        >>> from sketch_rnn.hparams import HParams
+        >>> from sketch_rnn.model import SketchRNN
+        >>> model = SketchRNN(HParams(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2))
+        >>> result = evaluate_drawings(model, [np.array([[5.0, 2.0, 0], [1.0, -3.0, 1]])], scale=10.0)
+        >>> result.n, result.n_rows.tolist(), result.nll.shape
+        (1, [2], (1,))
     """
     drawings = [np.asarray(d) for d in drawings]
     if not drawings:
@@ -342,6 +350,18 @@ def evaluate_model(model, data: str | os.PathLike, split: str = "test", **kw) ->
     """:func:`evaluate_drawings` on the drawings of a data file (see :func:`load_drawings`).
 
     ``model`` may be a model or a path for :func:`sketch_rnn.checkpoint.load_model`.
+
+    Example (``sketch_rnn.evaluate`` in the package):
+        >>> import tempfile
+        >>> from sketch_rnn.hparams import HParams
+        >>> from sketch_rnn.model import SketchRNN
+        >>> model = SketchRNN(HParams(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2))
+        >>> drawings = np.empty(2, dtype=object)
+        >>> drawings[:] = [np.array([[5, 2, 0], [1, -3, 1]]), np.array([[0, 4, 1]])]
+        >>> path = os.path.join(tempfile.mkdtemp(), "toy.npz")
+        >>> np.savez(path, train=drawings, valid=drawings, test=drawings)
+        >>> evaluate_model(model, path, split="test", scale=10.0).n
+        2
     """
     if isinstance(model, str | os.PathLike):
         from sketch_rnn.checkpoint import load_model

@@ -33,15 +33,23 @@ STROKE_DIM = 5
 class SketchRNN(keras.Model):
     """SketchRNN: bidirectional-RNN encoder, mixture-density RNN decoder (Ha & Eck 2017).
 
-    Calling the model on ``(x, seq_len)``, where ``x`` is a stroke-5 batch ``[B, T+1, 5]`` starting
-    with the start token and ``seq_len`` the number of real rows per sketch, returns a dict with the
-    raw decoder outputs ``raw [B, T, 3+6M]`` (position t predicts row t+1), ``mu``, ``presig``,
-    ``z``, ``initial_state`` and ``final_state`` (flat, in the reference layout).
+    Calling the model as ``model(x, seq_len)``, where ``x`` is a stroke-5 batch ``[B, T+1, 5]``
+    starting with the start token and ``seq_len`` the number of real rows per sketch, returns a dict
+    with the raw decoder outputs ``raw [B, T, 3+6M]`` (position t predicts row t+1), ``mu``,
+    ``presig``, ``z``, ``initial_state`` and ``final_state`` (flat, in the reference layout).
 
     Args:
         hps: the model's hyper-parameters.
         scale_factor: the data normalising factor the model was trained with (None if unknown; kept with the
             weights so that drawings in data units can be converted).
+
+    Example:
+        >>> import numpy as np
+        >>> from sketch_rnn.hparams import HParams
+        >>> model = SketchRNN(HParams(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2))
+        >>> out = model(np.zeros([3, 6, 5], np.float32), np.array([5, 3, 1]))
+        >>> tuple(out["raw"].shape), tuple(out["z"].shape)   # 3 + 6 M outputs per position
+        ((3, 5, 15), (3, 4))
     """
 
     def __init__(self, hps: HParams, scale_factor: float | None = None, name: str = "sketch_rnn", **kw):
