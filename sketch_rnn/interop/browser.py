@@ -342,6 +342,17 @@ def export_browser_model(model, path: str | os.PathLike, mode: str | None = None
             default pixel factor 2 maps its pixels back to data units).
 
     Weights are clipped to +-10 and rounded to int16 (step ``10 / 32767``).
+
+    Example: a decoder-only model and back; :func:`load_browser_model` sets the browser conventions.
+        >>> import tempfile
+        >>> from sketch_rnn.model import SketchRNN
+        >>> gen = SketchRNN(HParams(dec_rnn_size=16, conditional=False), scale_factor=18.5)
+        >>> path = export_browser_model(gen, os.path.join(tempfile.mkdtemp(), "toy.gen.json"))
+        >>> back = load_browser_model(path)
+        >>> back.start_token, back.temperature_convention
+        ((0.0, 0.0, 0.0, 0.0, 0.0), 'browser')
+        >>> bool(max(np.abs(a - b).max() for a, b in zip(gen.get_weights(), back.get_weights())) <= 5 / 32767)
+        True
     """
     path = os.fspath(path)
     if mode is None:
