@@ -39,6 +39,7 @@ import tensorflow as tf
 from sketch_rnn.cells import _any_rows, default_lanes
 from sketch_rnn.losses import mixture_params
 from sketch_rnn.model import SketchRNN
+from sketch_rnn.strokes import check_drawing, pad_batch
 
 START_TOKEN = (0.0, 0.0, 1.0, 0.0, 0.0)
 CONVENTIONS = ("reference", "browser")
@@ -514,12 +515,7 @@ def encode(model: SketchRNN, drawings, *, sample_z: bool = False, seed: int | No
     """
     if not model.hps.conditional:
         raise ValueError("this model is unconditional (decoder only): it cannot encode drawings")
-    drawings = [np.asarray(d, np.float32) for d in drawings]
-    for i, d in enumerate(drawings):
-        if d.ndim != 2 or d.shape[1] != 3 or len(d) == 0:
-            raise ValueError(f"drawing {i}: expected a non-empty stroke-3 array [L, 3], got {d.shape}")
-        if not np.isfinite(d).all():
-            raise ValueError(f"drawing {i}: contains NaN or infinite values")
+    drawings = [check_drawing(d, f"drawing {i}") for i, d in enumerate(drawings)]
     if not drawings:
         raise ValueError("encode: no drawings given")
     out = []
@@ -530,8 +526,6 @@ def encode(model: SketchRNN, drawings, *, sample_z: bool = False, seed: int | No
             rows = tf.constant(_encoder_rows(chunk, _buffer_len(lengths.max())))
             mu, presig = _compiled_encoder(model, True)(rows)
         else:
-            from sketch_rnn.strokes import pad_batch
-
             x = pad_batch(chunk, int(lengths.max()))
             mu, presig = _compiled_encoder(model, False)(tf.constant(x), tf.constant(lengths))
         out.append((mu.numpy(), presig.numpy()))

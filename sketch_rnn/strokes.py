@@ -64,6 +64,25 @@ def _as_stroke3(strokes: ArrayLike, what: str = "strokes") -> np.ndarray:
     return arr
 
 
+def check_drawing(drawing: ArrayLike, name: str) -> np.ndarray:
+    """``drawing`` as float32, checked to be a non-empty, finite stroke-3 array ``[L, 3]``; errors
+    start with ``name`` (which drawing, or which file it came from).
+
+    Example:
+        >>> check_drawing([[1, 2, 0], [3, 4, 1]], "drawing 0").dtype
+        dtype('float32')
+        >>> check_drawing(np.zeros((0, 3)), "drawing 1")
+        Traceback (most recent call last):
+        ValueError: drawing 1: expected a non-empty stroke-3 array [L, 3], got (0, 3)
+    """
+    arr = np.asarray(drawing, np.float32)
+    if arr.ndim != 2 or arr.shape[1] != 3 or len(arr) == 0:
+        raise ValueError(f"{name}: expected a non-empty stroke-3 array [L, 3], got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return arr
+
+
 def _float_dtype(arr: np.ndarray) -> np.dtype:
     # Integer input (raw npz data) is promoted to float32, the dtype the reference computes in.
     return arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.dtype(np.float32)

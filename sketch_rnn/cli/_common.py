@@ -9,6 +9,8 @@ import sys
 
 import numpy as np
 
+from sketch_rnn.strokes import check_drawing
+
 # The bundled default data and pretrained model, beside the package in a source checkout or
 # editable install.
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -63,11 +65,7 @@ def read_strokes(path: str, flag: str) -> np.ndarray:
     except (OSError, ValueError, TypeError) as e:
         # numpy says "pickled data" for an object array; json names line and column.
         raise ValueError(f"{where}: not a stroke-3 drawing ({e})") from e
-    if strokes.ndim != 2 or strokes.shape[1] != 3 or not len(strokes):
-        raise ValueError(f"{where}: expected a non-empty stroke-3 array [L, 3], got shape {strokes.shape}")
-    if not np.isfinite(strokes).all():
-        raise ValueError(f"{where}: contains NaN or infinite values")
-    return strokes
+    return check_drawing(strokes, where)
 
 
 def save_drawings_npy(path: str, drawings) -> None:
