@@ -1,53 +1,70 @@
 """Saving and loading models: our TF checkpoints with their config beside them, and ``load_model``.
 
-A ``sketch_rnn`` model folder holds ``model_config.json`` (hparam values, magenta's format),
-``sketch_rnn.json`` (scale factor and format version) and TF checkpoint files written by
+A ``sketch_rnn`` model folder holds ``sketch_rnn.json`` (the format version and the model's
+:class:`~sketch_rnn.config.ModelConfig`: everything that changes what it computes, conventions
+included), ``model_config.json`` (magenta's hparams, data and training settings included, so that
+magenta's tools and ``sketch_rnn_train --resume_training`` read it) and TF checkpoint files written by
 ``tf.train.CheckpointManager`` (``ckpt-<step>.index/.data-*`` plus the ``checkpoint`` pointer,
-which TF rewrites atomically, so a crash mid-save leaves the previous checkpoint in force).
+which TF rewrites atomically, so a crash mid-save leaves the previous checkpoint in force). Folders
+of format 1 (``sketch_rnn.json`` with only the scale factor; the model built from
+``model_config.json``) still load.
 
-``load_model(path)`` also reads magenta TF1 checkpoint folders (see :mod:`sketch_rnn.interop.tf1`).
+``load_model(path)`` also reads magenta TF1 checkpoint folders (see :mod:`sketch_rnn.interop.tf1`)
+and browser model files (:mod:`sketch_rnn.interop.browser`); whatever it read, ``save_model`` writes
+it back with its whole config, so it loads again as the same model.
 
 Example:
-    >>> from sketch_rnn.hparams import HParams
+    >>> from sketch_rnn.config import ModelConfig
     >>> from sketch_rnn.model import SketchRNN
     >>> import tempfile
-    >>> model = SketchRNN(HParams(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2), 18.5)
+    >>> model = SketchRNN(ModelConfig(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2,
+    ...                               scale_factor=18.5, start_token=(0, 0, 0, 0, 0)))
     >>> folder = tempfile.mkdtemp()
     >>> _ = save_model(model, folder)
-    >>> load_model(folder).scale_factor
-    18.5
+    >>> back = load_model(folder)
+    >>> back.config == model.config, back.config.start_token
+    (True, (0.0, 0.0, 0.0, 0.0, 0.0))
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
 import numpy as np
 import tensorflow as tf
 
+from sketch_rnn.config import ModelConfig
 from sketch_rnn.files import atomic_write_text
-from sketch_rnn.hparams import CONFIG_FILE, HParams
+from sketch_rnn.hparams import CONFIG_FILE, MODEL_HPARAMS, HParams
 from sketch_rnn.model import SketchRNN
 
 META_FILE = "sketch_rnn.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: The model config's fields that magenta's hparams do not hold (conventions, hyper cell sizes).
+_NOT_HPARAMS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name not in MODEL_HPARAMS)
 
 
-def write_meta(folder: str, model: SketchRNN, **extra) -> None:
-    """Write ``model_config.json`` and ``sketch_rnn.json`` for ``model`` into ``folder``."""
+def write_meta(folder: str, model: SketchRNN, hps: HParams | None = None) -> None:
+    """Write ``sketch_rnn.json`` (the model's config) and ``model_config.json`` (magenta's hparams:
+    ``hps``, whose data and training settings a trainer keeps, else the model's with magenta's
+    defaults for the rest) into ``folder``."""
     os.makedirs(folder, exist_ok=True)
-    model.hps.save(os.path.join(folder, CONFIG_FILE))
-    meta = {"format_version": FORMAT_VERSION, "scale_factor": model.scale_factor, **extra}
+    hps = hps if hps is not None else HParams.from_configs(model.config)
+    hps.save(os.path.join(folder, CONFIG_FILE))
+    meta = {"format_version": FORMAT_VERSION, "model": model.config.get_config()}
     atomic_write_text(os.path.join(folder, META_FILE), json.dumps(meta, indent=1) + "\n")
 
 
-def save_model(model: SketchRNN, folder: str | os.PathLike, step: int | None = None) -> str:
-    """Save weights, config and scale factor into ``folder``; returns the checkpoint prefix.
+def save_model(model: SketchRNN, folder: str | os.PathLike, step: int | None = None,
+               hps: HParams | None = None) -> str:
+    """Save weights and config into ``folder``; returns the checkpoint prefix. ``hps``: the data
+    and training settings to record in ``model_config.json`` (default magenta's).
 
     Example (:func:`load_model` reads the folder back, see the module docstring):
         >>> import tempfile
-        >>> model = SketchRNN(HParams(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2))
+        >>> model = SketchRNN(ModelConfig(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2))
         >>> folder = tempfile.mkdtemp()
         >>> os.path.basename(save_model(model, folder, step=7))
         'ckpt-7'
@@ -55,7 +72,7 @@ def save_model(model: SketchRNN, folder: str | os.PathLike, step: int | None = N
         ['checkpoint', 'model_config.json', 'sketch_rnn.json']
     """
     folder = os.fspath(folder)
-    write_meta(folder, model)
+    write_meta(folder, model, hps)
     manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model), folder, max_to_keep=5)
     return manager.save(checkpoint_number=step)
 
@@ -69,7 +86,7 @@ def load_model(path: str | os.PathLike, hps: HParams | None = None) -> SketchRNN
     browser ``*.gen.json`` / ``*.vae.json`` file (``hps`` is ignored for those).
 
     ``path`` may also be a checkpoint prefix inside such a folder (``.../ckpt-1500``). ``hps``
-    overrides the folder's ``model_config.json``.
+    overrides the architecture the folder's config gives (its conventions are kept).
 
     Example:
         >>> model = load_model("checkpoints/aaron_sheep")  # doctest: +SKIP
@@ -106,13 +123,23 @@ def _load_ours(folder: str, prefix: str | None, hps: HParams | None) -> SketchRN
             meta = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{meta_path}: not valid JSON ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format_version", 0) > FORMAT_VERSION:
+    if not isinstance(meta, dict) or not isinstance(meta.get("format_version", 0), int) \
+            or meta.get("format_version", 0) > FORMAT_VERSION:
         raise ValueError(f"{meta_path}: unsupported format {meta!r:.80}")
-    hps = hps or HParams.load(os.path.join(folder, CONFIG_FILE))
+    if "model" in meta:
+        try:
+            config = ModelConfig.from_config(meta["model"])
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{meta_path}: bad model config ({e})") from None
+        if hps is not None:
+            config = hps.model_config(**{k: getattr(config, k) for k in _NOT_HPARAMS})
+    else:  # format 1: the architecture in model_config.json, the scale factor here
+        hps = hps or HParams.load(os.path.join(folder, CONFIG_FILE))
+        config = hps.model_config(scale_factor=meta.get("scale_factor"))
     prefix = prefix or tf.train.latest_checkpoint(folder)
     if prefix is None:
         raise FileNotFoundError(f"{folder}: model config found but no checkpoint files")
-    model = SketchRNN(hps, scale_factor=meta.get("scale_factor"))
+    model = SketchRNN(config, initialize=False)
     check_matches(model, prefix)
     tf.train.Checkpoint(model=model).read(prefix).expect_partial().assert_existing_objects_matched()
     return model
@@ -130,7 +157,8 @@ def check_matches(model: SketchRNN, prefix: str) -> None:
         # Keys look like "model/decoder/W_hh/.ATTRIBUTES/VARIABLE_VALUE".
         if key.startswith("model/") and key.endswith("/.ATTRIBUTES/VARIABLE_VALUE"):
             saved[key[len("model/") : -len("/.ATTRIBUTES/VARIABLE_VALUE")]] = shape
-    expected = {_object_path(model, v): list(v.shape) for v in model.weights}
+    paths = {id(var): path for path, var in _named_weights(model, "")}
+    expected = {paths[id(v)]: list(v.shape) for v in model.weights}
     missing = sorted(set(expected) - set(saved))
     wrong = [f"{k}: checkpoint {saved[k]} vs config {expected[k]}" for k in sorted(expected)
              if k in saved and list(saved[k]) != expected[k]]
@@ -146,25 +174,17 @@ def check_matches(model: SketchRNN, prefix: str) -> None:
         raise ValueError(f"{prefix}: checkpoint does not match its model config: " + "; ".join(problems))
 
 
-def _object_path(model: SketchRNN, var) -> str:
-    paths = model.__dict__.setdefault("_sketch_rnn_var_paths", None)
-    if paths is None:
-        paths = {}
-        for attr, obj in _named_weights(model, ""):
-            paths[id(obj)] = attr
-        model.__dict__["_sketch_rnn_var_paths"] = paths
-    return paths[id(var)]
-
-
 def _named_weights(layer, prefix):
-    from sketch_rnn.cells import _Cell
+    """``(checkpoint path, variable)`` of every weight under ``layer`` (the attribute names the TF
+    checkpoint's object graph uses)."""
+    import keras
 
     for name, value in vars(layer).items():
         if name.startswith("_"):
             continue
-        if isinstance(value, tf.Variable) or type(value).__name__ == "Variable":
+        if isinstance(value, keras.Variable):
             yield prefix + name, value
-        elif isinstance(value, _Cell):
+        elif isinstance(value, keras.layers.Layer):
             yield from _named_weights(value, f"{prefix}{name}/")
 
 

@@ -33,7 +33,7 @@ from typing import Any, Literal, NamedTuple, overload
 import numpy as np
 from numpy.typing import ArrayLike
 
-from sketch_rnn.strokes import Rng, _augment_flat, _pad_flat
+from sketch_rnn.strokes import Rng, _augment_flat, _pad_flat, normalizing_scale_factor
 
 __all__ = [
     "SPLITS",
@@ -385,8 +385,8 @@ class DataLoader:
         """
         if not len(self._flat):
             raise ValueError("DataLoader: cannot compute a scale factor without sketches")
-        # x0, y0, x1, y1, ... in sorted-sketch order: the reference's summation order.
-        return np.std(self._flat[:, 0:2].ravel())
+        # (its rows in sorted-sketch order: the reference's summation order)
+        return normalizing_scale_factor(self._flat)
 
     def normalize(self, scale_factor: float | None = None) -> None:
         """Divide every offset by ``scale_factor`` (default: the computed one), in place.
@@ -533,12 +533,16 @@ def _replace_hps(hps: Any, **changes: Any) -> Any:
 
 def load_dataset(
     data_dir: str | os.PathLike,
-    hps: Any,
+    hps: Any = None,
     *,
     inference_mode: bool = False,
     seed: int | None = None,
 ) -> Datasets:
     """Load ``hps.data_set`` (one file name or a list) from ``data_dir`` like the reference.
+
+    ``hps`` is a :class:`~sketch_rnn.config.DataConfig` or magenta's
+    :class:`~sketch_rnn.hparams.HParams` (or anything with their names); None takes every ``.npz``
+    file in ``data_dir`` with magenta's other defaults.
 
     Splits are concatenated across files in order; ``max_seq_len`` becomes the longest sketch over
     all three splits (returned in a copy of ``hps``); every split is divided by the float32 std of
@@ -558,6 +562,15 @@ def load_dataset(
     if data_dir.startswith(("http://", "https://")):
         raise ValueError(f"{data_dir}: downloading is not supported; download the .npz file(s) "
                          "and pass the local directory")
+    if hps is None:
+        from sketch_rnn.config import DataConfig
+
+        if not os.path.isdir(data_dir):
+            raise FileNotFoundError(f"{data_dir}: no such data folder")
+        files = sorted(f for f in os.listdir(data_dir) if f.endswith(".npz"))
+        if not files:
+            raise ValueError(f"{data_dir}: no .npz data file in this folder")
+        hps = DataConfig(data_set=tuple(files))
     names = hps.data_set
     names = [names] if isinstance(names, str | os.PathLike) else list(names)
     if not names:

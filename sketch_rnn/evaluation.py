@@ -1,8 +1,9 @@
 """Evaluating a model on drawings: L_R and L_KL in both pen-loss forms, and per-sketch NLL.
 
 For drawings given as stroke-3 arrays in *pixel* (data) units, with ``s`` pixels per model unit
-(:func:`model_pixel_scale`: a browser model's ``scale_factor / pixel_factor``, else the model's data
-normalising factor), :func:`evaluate_drawings` reports:
+(the model's ``config.scale_factor``: its training data's normalising factor, or a browser model's
+``scale_factor / pixel_factor``; else the drawings' own normalising factor), :func:`evaluate_drawings`
+reports:
 
 * ``r_loss`` / ``r_loss_masked``: the reference's reconstruction loss L_R, the mean over all
   ``B x N_max`` target rows of ``L_s + L_p`` (``N_max = max(max_seq_len, longest sketch)``); the
@@ -20,13 +21,13 @@ normalising factor), :func:`evaluate_drawings` reports:
   ``pretrained/SOURCES.md``.
 
 Conditional models decode from ``z = mu`` (``sample_z=True`` draws ``z = mu + sigma eps`` as the
-reference's eval model does); legacy browser VAEs (``model.z_tanh``) get ``tanh(z)``
-in the decoder's initial state only, as sketch-rnn-js does.
+reference's eval model does); legacy browser VAEs (``config.z_tanh``) get ``tanh(z)``
+in the decoder's initial state only, as sketch-rnn-js does (the model's ``initial_state``).
 
 Example:
     >>> from sketch_rnn.interop.browser import load_browser_model  # doctest: +SKIP
     >>> model = load_browser_model("cat.gen.json")  # doctest: +SKIP
-    >>> result = evaluate_model(model, "cat.ndjson")  # doctest: +SKIP
+    >>> result = evaluate(model, "cat.ndjson")  # doctest: +SKIP
     >>> round(result.mean_nll_pixels, 4)  # doctest: +SKIP
     7.9442
 """
@@ -34,35 +35,25 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from sketch_rnn import losses
-
-TF_START_TOKEN = (0.0, 0.0, 1.0, 0.0, 0.0)
-
-
-def model_start_token(model) -> tuple[float, ...]:
-    """The first decoder input the model was trained with (browser models: all zeros)."""
-    return tuple(float(v) for v in getattr(model, "start_token", TF_START_TOKEN))
+from sketch_rnn.strokes import check_drawing, normalizing_scale_factor, pad_batch, to_model_units
 
 
-def model_pixel_scale(model, drawings: Sequence[np.ndarray] | None = None) -> float:
-    """Pixels (data units) per model unit: ``model.pixel_scale`` (browser models), else the model's
-    ``scale_factor`` (its training data's normalising factor), else the normalising factor of
-    ``drawings`` (the reference's pooled std of dx, dy)."""
-    s = getattr(model, "pixel_scale", None) or getattr(model, "scale_factor", None)
-    if s:
-        return float(s)
-    if drawings:
-        flat = np.concatenate([np.asarray(d, np.float64)[:, :2].ravel() for d in drawings])
-        return float(np.std(flat))
-    raise ValueError("the model has no scale factor and no drawings were given to compute one")
+def drawings_scale(model, drawings: Sequence[np.ndarray]) -> float:
+    """Pixels (data units) per model unit for evaluating ``drawings``: the model's
+    ``config.scale_factor``, else the drawings' own normalising factor (the reference's pooled std
+    of dx, dy)."""
+    if model.config.scale_factor:
+        return float(model.config.scale_factor)
+    return float(normalizing_scale_factor([np.asarray(d, np.float64) for d in drawings]))
 
 
 @dataclasses.dataclass
@@ -162,20 +153,6 @@ class EvalResult:
                             f"{self.r_loss_masked_sketch[i]:.6f}", f"{self.kl_sketch[i]:.6f}"])
 
 
-def _stroke5_batch(drawings, scale, start, length):
-    """``x [B, length+1, 5]``: start token, the rows scaled to model units, end-of-sketch padding."""
-    x = np.zeros([len(drawings), length + 1, 5], np.float32)
-    x[:, 0] = start
-    x[:, 1:, 4] = 1.0
-    for i, d in enumerate(drawings):
-        n = len(d)
-        x[i, 1 : n + 1, 0:2] = np.asarray(d[:, 0:2], np.float64) / scale
-        x[i, 1 : n + 1, 3] = d[:, 2]
-        x[i, 1 : n + 1, 2] = 1.0 - np.asarray(d[:, 2], np.float64)
-        x[i, 1 : n + 1, 4] = 0.0
-    return x
-
-
 def _exact_terms(raw: np.ndarray, target: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-position exact ``-log GMM(dx, dy)`` and ``-log P_pen`` in float64 (no epsilon)."""
     raw = raw.astype(np.float64)
@@ -204,22 +181,24 @@ def _logsumexp(a: np.ndarray) -> np.ndarray:
 
 def evaluate_drawings(model, drawings: Sequence[np.ndarray], *, scale: float | None = None,
                       start_token: Sequence[float] | None = None, batch_size: int = 100,
-                      sample_z: bool = False, seed: int = 0, form: str | None = None) -> EvalResult:
+                      sample_z: bool = False, seed: int = 0, form: str | None = None,
+                      kl_tolerance: float = 0.2, kl_weight: float = 0.5) -> EvalResult:
     """Evaluate ``model`` on stroke-3 ``drawings`` in pixel (data) units; see the module docstring.
 
     Args:
         model: a :class:`~sketch_rnn.model.SketchRNN` (any cell type, conditional or not).
         drawings: stroke-3 arrays ``[dx, dy, pen_lift]``, in pixels / data units.
-        scale: pixels per model unit (default :func:`model_pixel_scale`).
-        start_token: first decoder input (default the model's own convention).
+        scale: pixels per model unit (default :func:`drawings_scale`).
+        start_token: first decoder input (default the model's ``config.start_token``).
         batch_size: drawings per forward pass.
         sample_z: decode from ``z = mu + sigma eps`` (seeded) instead of ``z = mu``.
-        form: L_R's offset-loss form, ``"stable"`` or ``"reference"`` (default ``hps.gmm_loss``).
+        form: L_R's offset-loss form, ``"stable"`` or ``"reference"`` (default ``config.gmm_loss``).
+        kl_tolerance: the floor of the KL term in ``cost`` (magenta's default 0.2).
 
     Example:
-        >>> from sketch_rnn.hparams import HParams
+        >>> from sketch_rnn.config import ModelConfig
         >>> from sketch_rnn.model import SketchRNN
-        >>> model = SketchRNN(HParams(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2))
+        >>> model = SketchRNN(ModelConfig(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2))
         >>> result = evaluate_drawings(model, [np.array([[5.0, 2.0, 0], [1.0, -3.0, 1]])], scale=10.0)
         >>> result.n, result.n_rows.tolist(), result.nll.shape
         (1, [2], (1,))
@@ -228,22 +207,23 @@ def evaluate_drawings(model, drawings: Sequence[np.ndarray], *, scale: float | N
     if not drawings:
         raise ValueError("no drawings to evaluate")
     for i, d in enumerate(drawings):
-        if d.ndim != 2 or d.shape[1] != 3 or len(d) == 0:
-            raise ValueError(f"drawing {i} has shape {d.shape}: expected a non-empty stroke-3 array [N, 3]")
-    hps = model.hps
-    m = hps.num_mixture
-    scale = float(scale) if scale is not None else model_pixel_scale(model, drawings)
-    start = tuple(float(v) for v in (start_token if start_token is not None else model_start_token(model)))
-    form = form or getattr(hps, "gmm_loss", "stable")
+        check_drawing(d, f"drawing {i}")
+    # (float64 until the batch is made: the scaled offsets are rounded to float32 once)
+    drawings = [d.astype(np.float64) for d in drawings]
+    config = model.config
+    m = config.num_mixture
+    scale = float(scale) if scale is not None else drawings_scale(model, drawings)
+    start = tuple(float(v) for v in (start_token if start_token is not None else config.start_token))
+    form = form or config.gmm_loss
     lengths = np.array([len(d) for d in drawings])
-    n_max = int(max(hps.max_seq_len, lengths.max()))
+    n_max = int(max(config.max_seq_len, lengths.max()))
     length = n_max + 1 if lengths.max() >= n_max else n_max
     rng = np.random.default_rng(seed)
     out = {k: [] for k in ("offset", "pen", "r", "r_masked", "kl")}
     for lo in range(0, len(drawings), batch_size):
         batch = drawings[lo : lo + batch_size]
         seq_len = lengths[lo : lo + batch_size]
-        x = _stroke5_batch(batch, scale, start, length)
+        x = pad_batch([to_model_units(d, scale) for d in batch], length, start_token=start)
         raw, kl = _forward(model, x, seq_len, sample_z, rng)
         target = x[:, 1:]
         offset, pen = _exact_terms(raw, target.astype(np.float64), m)
@@ -253,8 +233,8 @@ def evaluate_drawings(model, drawings: Sequence[np.ndarray], *, scale: float | N
         out["offset"].append(np.sum(np.where(real, offset, 0.0), 1) / (seq_len + 1))
         out["pen"].append(np.sum(np.where(upto_end, pen, 0.0), 1) / (seq_len + 1))
         ls, lp, mask = losses.reconstruction_terms(raw[:, :n_max], target[:, :n_max], m, form)
-        out["r"].append((tf.reduce_sum(ls + lp, 1) / n_max).numpy())
-        out["r_masked"].append((tf.reduce_sum(ls + lp * mask, 1) / n_max).numpy())
+        out["r"].append(ops.convert_to_numpy(ops.sum(ls + lp, 1) / n_max))
+        out["r_masked"].append(ops.convert_to_numpy(ops.sum(ls + lp * mask, 1) / n_max))
         out["kl"].append(kl)
     cat = {k: np.concatenate(v).astype(np.float64) for k, v in out.items()}
     nll = cat["offset"] + cat["pen"]
@@ -263,60 +243,28 @@ def evaluate_drawings(model, drawings: Sequence[np.ndarray], *, scale: float | N
         n_rows=lengths, nll=nll, nll_pixels=nll_pixels, nll_offset=cat["offset"], nll_pen=cat["pen"],
         r_loss_sketch=cat["r"], r_loss_masked_sketch=cat["r_masked"], kl_sketch=cat["kl"],
         scale=scale, n_max=n_max, start_token=start,
-        kl_weight=float(hps.kl_weight) if hps.conditional else 0.0, kl_tolerance=float(hps.kl_tolerance),
+        kl_weight=float(kl_weight) if config.conditional else 0.0, kl_tolerance=float(kl_tolerance),
     )
 
 
 def _forward(model, x: np.ndarray, seq_len: np.ndarray, sample_z: bool, rng: np.random.Generator):
     """Decoder outputs ``raw [B, T, 3+6M]`` (numpy) and per-sketch KL for one padded batch."""
-    hps = model.hps
-    x_t = tf.constant(x)
-    if hps.conditional:
-        mu, presig = model.encode(x_t, tf.constant(seq_len, tf.int32), training=False)
+    config = model.config
+    if config.conditional:
+        mu, presig = model.posterior(x, seq_len)
         z = mu
         if sample_z:
             eps = rng.standard_normal(mu.shape).astype(np.float32)
-            z = mu + tf.exp(presig / 2.0) * eps
-        kl = (-0.5 * tf.reduce_mean(1.0 + presig - tf.square(mu) - tf.exp(presig), axis=-1)).numpy()
+            z = mu + ops.exp(presig / 2.0) * eps
+        kl = ops.convert_to_numpy(losses.kl_per_sketch(mu, presig))
     else:
         z = None
         kl = np.zeros(len(x))
-    # Legacy browser VAEs (version < 6) squash z only where sketch-rnn-js does: in the initial
-    # state; every decoder step reads the raw z.
-    z_init = tf.tanh(z) if z is not None and getattr(model, "z_tanh", False) else z
-    state = model.initial_state(z_init, len(x))
-    raw, _ = model.decode(x_t[:, :-1], z, state, training=False)
-    return raw.numpy(), kl
+    raw, _ = model.decode_sequence(x[:, :-1], z, model.initial_state(z, len(x)))
+    return ops.convert_to_numpy(raw), kl
 
 
 # -- data files --------------------------------------------------------------------------------
-
-
-def _ndjson_stroke3_private(path: str) -> tuple[list[np.ndarray], list[str]]:
-    """Simplified QuickDraw ndjson -> stroke-3 (first offset 0, pen 1 on each stroke's last point)."""
-    drawings, names = [], []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-                pts, pen = [], []
-                for stroke in obj["drawing"]:
-                    xs, ys = stroke[0], stroke[1]
-                    if len(xs) != len(ys) or not xs:
-                        raise ValueError("stroke x and y differ in length or are empty")
-                    pts += list(zip(xs, ys, strict=True))
-                    pen += [0] * (len(xs) - 1) + [1]
-            except (ValueError, KeyError, TypeError, IndexError) as e:
-                raise ValueError(f"{path}:{lineno}: not a QuickDraw drawing ({e})") from None
-            p = np.asarray(pts, np.float64)
-            d = np.zeros([len(p), 3], np.float64)
-            d[1:, :2] = np.diff(p, axis=0)
-            d[:, 2] = pen
-            drawings.append(d)
-            names.append(f"{os.path.basename(path)}:{lineno} {obj.get('key_id', '')}".strip())
-    return drawings, names
 
 
 def load_drawings(path: str | os.PathLike, split: str = "test") -> tuple[list[np.ndarray], list[str]]:
@@ -336,31 +284,31 @@ def load_drawings(path: str | os.PathLike, split: str = "test") -> tuple[list[np
 
 
 def _ndjson_stroke3(path: str) -> tuple[list[np.ndarray], list[str]]:
-    try:
-        from sketch_rnn.datasets import detect_kind, read_ndjson, records_to_stroke3
-    except ImportError:
-        return _ndjson_stroke3_private(path)
+    """QuickDraw ndjson (raw or simplified) -> stroke-3 with the first offset 0 (read by
+    :mod:`sketch_rnn.datasets`, which owns the format)."""
+    from sketch_rnn.datasets import detect_kind, read_ndjson, records_to_stroke3
+
     kind = detect_kind(path)
     records = list(read_ndjson(path))
     drawings = records_to_stroke3(records, kind, zero_first=True)
     return [np.asarray(d, np.float64) for d in drawings], [r.where for r in records]
 
 
-def evaluate_model(model, data: str | os.PathLike, split: str = "test", **kw) -> EvalResult:
+def evaluate(model, data: str | os.PathLike, split: str = "test", **kw) -> EvalResult:
     """:func:`evaluate_drawings` on the drawings of a data file (see :func:`load_drawings`).
 
     ``model`` may be a model or a path for :func:`sketch_rnn.checkpoint.load_model`.
 
-    Example (``sketch_rnn.evaluate`` in the package):
+    Example (``sketch_rnn.evaluate``):
         >>> import tempfile
-        >>> from sketch_rnn.hparams import HParams
+        >>> from sketch_rnn.config import ModelConfig
         >>> from sketch_rnn.model import SketchRNN
-        >>> model = SketchRNN(HParams(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2))
+        >>> model = SketchRNN(ModelConfig(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2))
         >>> drawings = np.empty(2, dtype=object)
         >>> drawings[:] = [np.array([[5, 2, 0], [1, -3, 1]]), np.array([[0, 4, 1]])]
         >>> path = os.path.join(tempfile.mkdtemp(), "toy.npz")
         >>> np.savez(path, train=drawings, valid=drawings, test=drawings)
-        >>> evaluate_model(model, path, split="test", scale=10.0).n
+        >>> evaluate(model, path, split="test", scale=10.0).n
         2
     """
     if isinstance(model, str | os.PathLike):
@@ -369,3 +317,10 @@ def evaluate_model(model, data: str | os.PathLike, split: str = "test", **kw) ->
         model = load_model(model)
     drawings, _ = load_drawings(data, split)
     return evaluate_drawings(model, drawings, **kw)
+
+
+def evaluate_model(model, data: str | os.PathLike, split: str = "test", **kw) -> EvalResult:
+    """Deprecated name of :func:`evaluate` (``sketch_rnn.evaluate``)."""
+    warnings.warn("sketch_rnn.evaluation.evaluate_model is deprecated: use sketch_rnn.evaluate",
+                  DeprecationWarning, stacklevel=2)
+    return evaluate(model, data, split, **kw)

@@ -1,5 +1,9 @@
 """Hyper-parameters: magenta's names and defaults, parsed from strings, dicts and JSON.
 
+:class:`HParams` is magenta's flat set of names; it fills the three configs the library works with
+(:meth:`HParams.model_config`, :meth:`~HParams.data_config`, :meth:`~HParams.train_config`, see
+:mod:`sketch_rnn.config`), whose rules check every value.
+
 Every magenta command line (``--hparams="dec_model=layer_norm,z_size=64"``) and every
 ``model_config.json`` the original code or its released models wrote loads unchanged: a dict
 of values (booleans as ``true``/``false`` or as the 0/1 integers of ``sketch_rnn.zip``), or the
@@ -20,11 +24,8 @@ import logging
 import os
 from typing import Any
 
+from sketch_rnn.config import DataConfig, ModelConfig, TrainConfig, coerce
 from sketch_rnn.files import atomic_write_text
-
-CELL_TYPES = ("lstm", "layer_norm", "hyper")
-GMM_LOSSES = ("stable", "reference")
-PAD_MODES = ("max", "batch")
 
 CONFIG_FILE = "model_config.json"
 
@@ -43,81 +44,95 @@ class HParams:
       longest sketch in the batch. Losses keep the reference normalisation by ``max_seq_len`` rows
       in both modes (padding rows contribute a pen loss only when training, exactly as they would).
 
+    The defaults are the configs' (magenta's); ``is_training`` is magenta's and changes nothing here.
+
     Example:
         >>> HParams(z_size=32).z_size
         32
     """
 
-    data_set: tuple[str, ...] = ("aaron_sheep.npz",)
-    num_steps: int = 10_000_000
-    save_every: int = 500
-    max_seq_len: int = 250
-    dec_rnn_size: int = 512
-    dec_model: str = "lstm"
-    enc_rnn_size: int = 256
-    enc_model: str = "lstm"
-    z_size: int = 128
-    kl_weight: float = 0.5
-    kl_weight_start: float = 0.01
-    kl_tolerance: float = 0.2
-    batch_size: int = 100
-    grad_clip: float = 1.0
-    num_mixture: int = 20
-    learning_rate: float = 0.001
-    decay_rate: float = 0.9999
-    kl_decay_rate: float = 0.99995
-    min_learning_rate: float = 0.00001
-    use_recurrent_dropout: bool = True
-    recurrent_dropout_prob: float = 0.90
-    use_input_dropout: bool = False
-    input_dropout_prob: float = 0.90
-    use_output_dropout: bool = False
-    output_dropout_prob: float = 0.90
-    random_scale_factor: float = 0.15
-    augment_stroke_prob: float = 0.10
-    conditional: bool = True
+    data_set: tuple[str, ...] = DataConfig.data_set
+    num_steps: int = TrainConfig.num_steps
+    save_every: int = TrainConfig.save_every
+    max_seq_len: int = DataConfig.max_seq_len
+    dec_rnn_size: int = ModelConfig.dec_rnn_size
+    dec_model: str = ModelConfig.dec_model
+    enc_rnn_size: int = ModelConfig.enc_rnn_size
+    enc_model: str = ModelConfig.enc_model
+    z_size: int = ModelConfig.z_size
+    kl_weight: float = TrainConfig.kl_weight
+    kl_weight_start: float = TrainConfig.kl_weight_start
+    kl_tolerance: float = TrainConfig.kl_tolerance
+    batch_size: int = DataConfig.batch_size
+    grad_clip: float = TrainConfig.grad_clip
+    num_mixture: int = ModelConfig.num_mixture
+    learning_rate: float = TrainConfig.learning_rate
+    decay_rate: float = TrainConfig.decay_rate
+    kl_decay_rate: float = TrainConfig.kl_decay_rate
+    min_learning_rate: float = TrainConfig.min_learning_rate
+    use_recurrent_dropout: bool = ModelConfig.use_recurrent_dropout
+    recurrent_dropout_prob: float = ModelConfig.recurrent_dropout_prob
+    use_input_dropout: bool = ModelConfig.use_input_dropout
+    input_dropout_prob: float = ModelConfig.input_dropout_prob
+    use_output_dropout: bool = ModelConfig.use_output_dropout
+    output_dropout_prob: float = ModelConfig.output_dropout_prob
+    random_scale_factor: float = DataConfig.random_scale_factor
+    augment_stroke_prob: float = DataConfig.augment_stroke_prob
+    conditional: bool = ModelConfig.conditional
     is_training: bool = True
-    gmm_loss: str = "stable"
-    pad_to: str = "max"
+    gmm_loss: str = ModelConfig.gmm_loss
+    pad_to: str = DataConfig.pad_to
 
     def __post_init__(self) -> None:
         # Coerce and validate here so that every construction path (kwargs, replace, parse, JSON)
-        # gives the same clear error for a bad value.
-        for f in dataclasses.fields(self):
-            object.__setattr__(self, f.name, _coerce(f.name, f.type, getattr(self, f.name)))
-        for name in ("dec_model", "enc_model"):
-            if getattr(self, name) not in CELL_TYPES:
-                raise ValueError(
-                    f"hparam {name}={getattr(self, name)!r}: must be one of {', '.join(CELL_TYPES)}"
-                )
-        if self.gmm_loss not in GMM_LOSSES:
-            raise ValueError(f"hparam gmm_loss={self.gmm_loss!r}: must be one of {GMM_LOSSES}")
-        if self.pad_to not in PAD_MODES:
-            raise ValueError(f"hparam pad_to={self.pad_to!r}: must be one of {PAD_MODES}")
-        positive = ("max_seq_len", "dec_rnn_size", "enc_rnn_size", "z_size", "batch_size",
-                    "num_mixture", "save_every")
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise ValueError(f"hparam {name}={getattr(self, name)}: must be > 0")
-        if self.num_steps < 0:
-            raise ValueError(f"hparam num_steps={self.num_steps}: must be >= 0")
-        for name in ("recurrent_dropout_prob", "input_dropout_prob", "output_dropout_prob"):
-            v = getattr(self, name)
-            if not 0.0 < v <= 1.0:
-                raise ValueError(f"hparam {name}={v}: a keep probability must be in (0, 1]")
-        for name in ("augment_stroke_prob", "random_scale_factor"):
-            v = getattr(self, name)
-            if not 0.0 <= v < 1.0:
-                raise ValueError(f"hparam {name}={v}: must be in [0, 1)")
-        for name in ("learning_rate", "min_learning_rate", "grad_clip"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"hparam {name}={getattr(self, name)}: must be > 0")
-        for name in ("decay_rate", "kl_decay_rate"):
-            v = getattr(self, name)
-            if not 0.0 < v <= 1.0:
-                raise ValueError(f"hparam {name}={v}: must be in (0, 1]")
-        if not self.data_set:
-            raise ValueError("hparam data_set: at least one .npz file is needed")
+        # gives the same clear error for a bad value; the rules are the configs' own.
+        try:
+            for f in dataclasses.fields(self):
+                object.__setattr__(self, f.name, coerce(f.name, f.type, getattr(self, f.name)))
+            self.data_config()
+            self.model_config()
+            self.train_config()
+        except ValueError as e:
+            raise ValueError(f"hparam {e}") from None
+
+    # -- the configs it fills ------------------------------------------------------------------
+
+    def model_config(self, **extra: Any) -> ModelConfig:
+        """The :class:`~sketch_rnn.config.ModelConfig` these hparams describe; ``extra`` sets the
+        fields magenta has no hparam for (``scale_factor``, ``name``, ...).
+
+        Example:
+            >>> HParams(dec_model="hyper").model_config(scale_factor=18.5).dec_model
+            'hyper'
+        """
+        if "name" not in extra:  # what it draws: magenta's hparams name the data set
+            extra["name"] = os.path.basename(self.data_set[0]).split(".")[0]
+        return ModelConfig(**{k: getattr(self, k) for k in MODEL_HPARAMS}, **extra)
+
+    def data_config(self) -> DataConfig:
+        """The :class:`~sketch_rnn.config.DataConfig` these hparams describe."""
+        return DataConfig(**{k: getattr(self, k) for k in _DATA_FIELDS})
+
+    def train_config(self) -> TrainConfig:
+        """The :class:`~sketch_rnn.config.TrainConfig` these hparams describe."""
+        return TrainConfig(**{k: getattr(self, k) for k in _TRAIN_FIELDS})
+
+    @classmethod
+    def from_configs(cls, model: ModelConfig | None = None, data: DataConfig | None = None,
+                     train: TrainConfig | None = None) -> HParams:
+        """magenta's hparams for the given configs (defaults for what is not given).
+
+        Example:
+            >>> HParams.from_configs(ModelConfig(z_size=16)).z_size
+            16
+        """
+        values: dict[str, Any] = {}
+        if data is None and model is not None and model.name:
+            values["data_set"] = (f"{model.name}.npz",)
+        for config, names in ((train, _TRAIN_FIELDS), (data, _DATA_FIELDS), (model, MODEL_HPARAMS)):
+            if config is not None:
+                values.update({k: getattr(config, k) for k in names})
+        return cls(**values)
 
     # -- construction -------------------------------------------------------------------------
 
@@ -219,60 +234,21 @@ def get_default_hparams() -> HParams:
 # -- helpers ----------------------------------------------------------------------------------
 
 _FIELDS = {f.name: f for f in dataclasses.fields(HParams)}
-_TRUE = {"true", "1", "yes", "t", "y"}
-_FALSE = {"false", "0", "no", "f", "n"}
+# Which hparams fill which config (is_training is magenta's and changes nothing here).
+MODEL_HPARAMS = ("enc_model", "dec_model", "enc_rnn_size", "dec_rnn_size", "z_size", "num_mixture",
+                 "conditional", "max_seq_len", "use_recurrent_dropout", "recurrent_dropout_prob",
+                 "use_input_dropout", "input_dropout_prob", "use_output_dropout", "output_dropout_prob",
+                 "gmm_loss")
+_DATA_FIELDS = ("data_set", "batch_size", "max_seq_len", "random_scale_factor", "augment_stroke_prob",
+                "pad_to")
+_TRAIN_FIELDS = ("num_steps", "save_every", "kl_weight", "kl_weight_start", "kl_tolerance", "grad_clip",
+                 "learning_rate", "decay_rate", "kl_decay_rate", "min_learning_rate")
 
 
 def _check_names(values: dict[str, Any]) -> None:
     unknown = sorted(set(values) - set(_FIELDS))
     if unknown:
         raise ValueError(f"unknown hparam name(s): {', '.join(unknown)}")
-
-
-def _coerce(name: str, type_name: Any, value: Any) -> Any:
-    t = str(type_name)
-    try:
-        if t.startswith("tuple"):
-            if isinstance(value, str):
-                value = [value]
-            items = [str(v) for v in value]
-            if not all(isinstance(v, str) for v in value):
-                raise TypeError
-            return tuple(items)
-        if t == "bool":
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, int | float) and value in (0, 1):
-                return bool(value)
-            if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-                return value.strip().lower() in _TRUE
-            raise TypeError
-        if t == "int":
-            if isinstance(value, bool):
-                raise TypeError
-            if isinstance(value, str):
-                value = float(value.strip())
-            if isinstance(value, float):
-                if not value.is_integer():
-                    raise TypeError
-                value = int(value)
-            if not isinstance(value, int):
-                raise TypeError
-            return value
-        if t == "float":
-            if isinstance(value, bool):
-                raise TypeError
-            value = float(value.strip()) if isinstance(value, str) else float(value)
-            if value != value or value in (float("inf"), float("-inf")):
-                raise TypeError
-            return value
-        if t == "str":
-            if not isinstance(value, str):
-                raise TypeError
-            return value
-    except (TypeError, ValueError):
-        raise ValueError(f"hparam {name}={value!r}: expected {t}") from None
-    return value
 
 
 def _parse_assignments(text: str) -> dict[str, Any]:

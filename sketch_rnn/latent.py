@@ -29,7 +29,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from sketch_rnn.sample import _unit_factor, decode, encode
+from sketch_rnn.sampling import _unit_factor, decode, encode
+from sketch_rnn.strokes import to_data_units, to_model_units
 
 __all__ = [
     "EigenSketches",
@@ -83,7 +84,7 @@ def _codes(z: ArrayLike, name: str = "codes", size: int | None = None, min_rows:
 
 
 def _conditional(model, what: str) -> None:
-    if not model.hps.conditional:
+    if not model.config.conditional:
         raise ValueError(f"{what}: this model is unconditional (decoder only): it has no latent space")
 
 
@@ -240,8 +241,8 @@ def morph(
     """Encode two drawings, interpolate between their codes and decode every step: ``n`` stroke-3
     drawings from (a reconstruction of) ``drawing_a`` to ``drawing_b``.
 
-    One :func:`~sketch_rnn.sample.encode` call (the means, ``mu``) and one batched
-    :func:`~sketch_rnn.sample.decode` call. ``units="pixels"`` takes and returns drawings in data
+    One :func:`~sketch_rnn.sampling.encode` call (the means, ``mu``) and one batched
+    :func:`~sketch_rnn.sampling.decode` call. ``units="pixels"`` takes and returns drawings in data
     units (divided by the model's scale factor before encoding, outputs scaled back); other
     keywords (``greedy``, ``max_len``, ``convention``, ...) go to ``decode``. With ``return_z``
     returns ``(drawings, path)``, the path being :func:`interpolate`'s ``[n, z_size]``.
@@ -257,14 +258,13 @@ def morph(
     n, method = _count(n), _method(method)
     _conditional(model, "morph")
     factor = _unit_factor(model, units)
-    scale = np.array([factor, factor, 1.0], np.float32)
-    ends = encode(model, [np.asarray(d, np.float32) / scale for d in (drawing_a, drawing_b)])
+    ends = encode(model, [to_model_units(np.asarray(d, np.float32), factor) for d in (drawing_a, drawing_b)])
     path = _path(ends[:1].astype(np.float64), ends[1:].astype(np.float64), np.linspace(0.0, 1.0, n), method)[
         0
     ].astype(np.float32)
     drawings = decode(model, path, temperature=temperature, seed=seed, **decode_kwargs)
     if factor != 1.0:
-        drawings = [d * scale for d in drawings]
+        drawings = [to_data_units(d, factor) for d in drawings]
     return (drawings, path) if return_z else drawings
 
 
@@ -385,7 +385,7 @@ def eigen_sketches(
         (2, 1, 3, (2, 3, 4))
     """
     _conditional(model, "eigen_sketches")
-    z = _codes(codes, size=model.hps.z_size, min_rows=2)
+    z = _codes(codes, size=model.config.z_size, min_rows=2)
     if isinstance(axes, int | np.integer) and not isinstance(axes, bool):
         axes = tuple(range(_count(axes, "axes", least=1)))
     else:

@@ -24,21 +24,21 @@ from __future__ import annotations
 
 import math
 
-import tensorflow as tf
+from keras import ops
 
 EPSILON = 1e-6
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-def split_raw(raw: tf.Tensor, num_mixture: int) -> dict[str, tf.Tensor]:
+def split_raw(raw, num_mixture: int) -> dict:
     """Split the decoder's ``3 + 6M`` outputs into named raw pieces (reference layout)."""
     pen_logits = raw[..., :3]
-    pi, mu1, mu2, log_s1, log_s2, corr = tf.split(raw[..., 3 : 3 + 6 * num_mixture], 6, axis=-1)
+    pi, mu1, mu2, log_s1, log_s2, corr = ops.split(raw[..., 3 : 3 + 6 * num_mixture], 6, axis=-1)
     return dict(pen_logits=pen_logits, pi_logits=pi, mu1=mu1, mu2=mu2, log_sigma1=log_s1,
                 log_sigma2=log_s2, corr_raw=corr)
 
 
-def mixture_params(raw: tf.Tensor, num_mixture: int) -> dict[str, tf.Tensor]:
+def mixture_params(raw, num_mixture: int) -> dict:
     """The mixture's parameters: ``pi`` (softmax), ``mu1``, ``mu2``, ``sigma1``, ``sigma2`` (exp),
     ``corr`` (tanh), ``pen`` (softmax) and ``pen_logits``, as the reference's
     ``get_mixture_coef``.
@@ -49,16 +49,17 @@ def mixture_params(raw: tf.Tensor, num_mixture: int) -> dict[str, tf.Tensor]:
         >>> [round(float(v), 2) for v in p["pi"][0]]
         [0.25, 0.25, 0.25, 0.25]
     """
-    r = split_raw(tf.convert_to_tensor(raw, tf.float32), num_mixture)
+    r = split_raw(ops.convert_to_tensor(raw, "float32"), num_mixture)
+    # (one component: its weight is 1; Keras warns about a softmax over one value)
+    pi = ops.softmax(r["pi_logits"]) if num_mixture > 1 else ops.ones_like(r["pi_logits"])
     return dict(
-        pi=tf.nn.softmax(r["pi_logits"]), mu1=r["mu1"], mu2=r["mu2"],
-        sigma1=tf.exp(r["log_sigma1"]), sigma2=tf.exp(r["log_sigma2"]), corr=tf.tanh(r["corr_raw"]),
-        pen=tf.nn.softmax(r["pen_logits"]), pen_logits=r["pen_logits"],
+        pi=pi, mu1=r["mu1"], mu2=r["mu2"],
+        sigma1=ops.exp(r["log_sigma1"]), sigma2=ops.exp(r["log_sigma2"]), corr=ops.tanh(r["corr_raw"]),
+        pen=ops.softmax(r["pen_logits"]), pen_logits=r["pen_logits"],
     )
 
 
-def offset_nll(raw: tf.Tensor, dx: tf.Tensor, dy: tf.Tensor, num_mixture: int,
-               form: str = "stable") -> tf.Tensor:
+def offset_nll(raw, dx, dy, num_mixture: int, form: str = "stable"):
     """``-log(sum_j pi_j N_j(dx, dy) + 1e-6)`` per position (not yet masked)."""
     r = split_raw(raw, num_mixture)
     dx, dy = dx[..., None], dy[..., None]
@@ -67,51 +68,49 @@ def offset_nll(raw: tf.Tensor, dx: tf.Tensor, dy: tf.Tensor, num_mixture: int,
         s1, s2, rho = p["sigma1"], p["sigma2"], p["corr"]
         norm1, norm2 = dx - p["mu1"], dy - p["mu2"]
         s1s2 = s1 * s2
-        z = (tf.square(norm1 / s1) + tf.square(norm2 / s2)
+        z = (ops.square(norm1 / s1) + ops.square(norm2 / s2)
              - 2.0 * (rho * (norm1 * norm2)) / s1s2)
-        neg_rho = 1.0 - tf.square(rho)
-        dens = tf.exp(-z / (2.0 * neg_rho)) / (2.0 * math.pi * (s1s2 * tf.sqrt(neg_rho)))
-        return -tf.math.log(tf.reduce_sum(dens * p["pi"], -1) + EPSILON)
+        neg_rho = 1.0 - ops.square(rho)
+        dens = ops.exp(-z / (2.0 * neg_rho)) / (2.0 * math.pi * (s1s2 * ops.sqrt(neg_rho)))
+        return -ops.log(ops.sum(dens * p["pi"], -1) + EPSILON)
     if form != "stable":
         raise ValueError(f"unknown loss form {form!r}: expected 'stable' or 'reference'")
     # log(1 - tanh(a)^2) = log(4) - 2|a| - 2 log(1 + exp(-2|a|)), exact and finite for every a.
-    a = tf.abs(r["corr_raw"])
-    log_one_minus_rho2 = math.log(4.0) - 2.0 * a - 2.0 * tf.nn.softplus(-2.0 * a)
-    rho = tf.tanh(r["corr_raw"])
+    a = ops.abs(r["corr_raw"])
+    log_one_minus_rho2 = math.log(4.0) - 2.0 * a - 2.0 * ops.softplus(-2.0 * a)
+    rho = ops.tanh(r["corr_raw"])
     # Standardised offsets, bounded: past 1e6 sigmas the density is exactly 0 in float32 anyway,
     # and the bound keeps squares (and their gradients) finite when sigma underflows.
     bound = 1e6
-    u1 = tf.clip_by_value((dx - r["mu1"]) * tf.exp(-r["log_sigma1"]), -bound, bound)
-    u2 = tf.clip_by_value((dy - r["mu2"]) * tf.exp(-r["log_sigma2"]), -bound, bound)
+    u1 = ops.clip((dx - r["mu1"]) * ops.exp(-r["log_sigma1"]), -bound, bound)
+    u2 = ops.clip((dy - r["mu2"]) * ops.exp(-r["log_sigma2"]), -bound, bound)
     # Z / (1 - rho^2) written as a sum of non-negative terms, so no inf - inf can arise;
     # 1/(1 - rho^2) is capped where it would overflow (|corr_raw| > 20, where tanh is 1 in float32).
-    inv = tf.exp(tf.minimum(-log_one_minus_rho2, 40.0))
-    mahalanobis = tf.square(u1 - rho * u2) * inv + tf.square(u2)
+    inv = ops.exp(ops.minimum(-log_one_minus_rho2, 40.0))
+    mahalanobis = ops.square(u1 - rho * u2) * inv + ops.square(u2)
     log_dens = (-0.5 * mahalanobis - LOG_2PI - r["log_sigma1"] - r["log_sigma2"]
                 - 0.5 * log_one_minus_rho2)
-    log_pi = tf.nn.log_softmax(r["pi_logits"])
-    terms = tf.concat([log_pi + log_dens, tf.fill(tf.shape(log_pi[..., :1]), math.log(EPSILON))],
-                      axis=-1)
-    return -tf.reduce_logsumexp(terms, axis=-1)
+    log_pi = ops.log_softmax(r["pi_logits"])
+    terms = ops.concatenate([log_pi + log_dens, ops.full_like(log_pi[..., :1], math.log(EPSILON))], axis=-1)
+    return -ops.logsumexp(terms, axis=-1)
 
 
-def pen_loss(raw: tf.Tensor, pen_target: tf.Tensor) -> tf.Tensor:
+def pen_loss(raw, pen_target):
     """Softmax cross-entropy of the pen logits against the one-hot pen state, per position."""
-    return tf.nn.softmax_cross_entropy_with_logits(labels=pen_target, logits=raw[..., :3])
+    return ops.categorical_crossentropy(pen_target, raw[..., :3], from_logits=True)
 
 
 def reconstruction_terms(raw, target, num_mixture: int, form: str = "stable"):
     """Per-position ``(L_s * m, L_p, m)`` for decoder outputs ``raw`` and stroke-5 ``target``."""
-    raw = tf.convert_to_tensor(raw, tf.float32)
-    target = tf.convert_to_tensor(target, tf.float32)
+    raw = ops.convert_to_tensor(raw, "float32")
+    target = ops.convert_to_tensor(target, "float32")
     mask = 1.0 - target[..., 4]
     ls = offset_nll(raw, target[..., 0], target[..., 1], num_mixture, form) * mask
     lp = pen_loss(raw, target[..., 2:5])
     return ls, lp, mask
 
 
-def reconstruction_loss(raw, target, num_mixture: int, mask_pen: bool = False,
-                        form: str = "stable") -> tf.Tensor:
+def reconstruction_loss(raw, target, num_mixture: int, mask_pen: bool = False, form: str = "stable"):
     """L_R: mean over all ``B x N`` positions of ``L_s + L_p`` (``L_p`` masked if ``mask_pen``).
 
     ``mask_pen=False`` is the reference's training loss, ``True`` its evaluation (inference-mode)
@@ -121,8 +120,9 @@ def reconstruction_loss(raw, target, num_mixture: int, mask_pen: bool = False,
     of one row ``(0, 0)`` with pen down, then its end, costs ``(log 2 pi + 2 log 3) / 2``, and
     ``(log 2 pi + log 3) / 2`` with the pen loss masked past the end.
 
-        >>> raw = tf.zeros([1, 2, 3 + 6 * 2])
-        >>> target = tf.constant([[[0.0, 0, 1, 0, 0], [0, 0, 0, 0, 1]]])
+        >>> import numpy as np
+        >>> raw = np.zeros([1, 2, 3 + 6 * 2], np.float32)
+        >>> target = np.array([[[0.0, 0, 1, 0, 0], [0, 0, 0, 0, 1]]], np.float32)
         >>> round(float(reconstruction_loss(raw, target, num_mixture=2)), 4)
         2.0175
         >>> round(float(reconstruction_loss(raw, target, num_mixture=2, mask_pen=True)), 4)
@@ -131,19 +131,32 @@ def reconstruction_loss(raw, target, num_mixture: int, mask_pen: bool = False,
     ls, lp, mask = reconstruction_terms(raw, target, num_mixture, form)
     if mask_pen:
         lp = lp * mask
-    return tf.reduce_mean(ls + lp)
+    return ops.mean(ls + lp)
 
 
-def kl_loss(mu: tf.Tensor, presig: tf.Tensor) -> tf.Tensor:
-    """KL(q(z|x) || N(0, I)) averaged over batch and latent dimensions (before the floor).
+def kl_per_sketch(mu, presig):
+    """KL(q(z|x) || N(0, I)) of each drawing, averaged over the latent dimensions (the paper's
+    ``1 / (2 N_z)`` factor): ``-1/2 mean(1 + presig - mu^2 - exp(presig))``.
 
     Example:
-        >>> round(float(kl_loss(tf.ones([2, 3]), tf.zeros([2, 3]))), 4)  # (mu^2) / 2
+        >>> import numpy as np
+        >>> [round(float(v), 4) for v in kl_per_sketch(np.ones([2, 3]), np.zeros([2, 3]))]
+        [0.5, 0.5]
+    """
+    return -0.5 * ops.mean(1.0 + presig - ops.square(mu) - ops.exp(presig), axis=-1)
+
+
+def kl_loss(mu, presig):
+    """L_KL: :func:`kl_per_sketch` averaged over the batch (before the ``kl_tolerance`` floor).
+
+    Example:
+        >>> import numpy as np
+        >>> round(float(kl_loss(np.ones([2, 3], np.float32), np.zeros([2, 3], np.float32))), 4)  # mu^2 / 2
         0.5
     """
-    return -0.5 * tf.reduce_mean(1.0 + presig - tf.square(mu) - tf.exp(presig))
+    return ops.mean(kl_per_sketch(mu, presig))
 
 
-def total_loss(r_cost: tf.Tensor, kl: tf.Tensor, kl_weight, kl_tolerance: float) -> tf.Tensor:
+def total_loss(r_cost, kl, kl_weight, kl_tolerance: float):
     """``L_R + w * max(L_KL, kl_tolerance)`` (the floor passes no gradient below it)."""
-    return r_cost + kl_weight * tf.maximum(kl, kl_tolerance)
+    return r_cost + kl_weight * ops.maximum(kl, kl_tolerance)

@@ -7,7 +7,11 @@ Formats (Ha & Eck 2017, section 3.1):
   the origin, where the pen starts *up*.
 * **stroke-5** ``[L, 5]`` rows ``(dx, dy, p1, p2, p3)``: ``p1`` pen down, ``p2`` pen up (= ``p``),
   ``p3`` end of sketch. Padding rows are ``(0, 0, 0, 0, 1)``; a batch fed to the model starts with
-  the token ``S0 = (0, 0, 1, 0, 0)``.
+  the token ``S0 = (0, 0, 1, 0, 0)`` (:data:`START_TOKEN`; the browser models' is all zeros,
+  :data:`BROWSER_START_TOKEN`).
+* **units**: a dataset's offsets are in data units (pixels for QuickDraw); a model sees them divided
+  by the training data's normalising scale factor (:func:`normalizing_scale_factor`), "model units"
+  (:func:`to_model_units`, :func:`to_data_units`).
 
 Everything here reproduces magenta's ``sketch_rnn/utils.py`` value for value (float32 rounding
 included), but vectorised. Functions that draw random numbers take an optional ``rng``: a
@@ -34,9 +38,15 @@ from numpy.typing import ArrayLike, DTypeLike
 
 __all__ = [
     "Rng",
+    "START_TOKEN",
+    "BROWSER_START_TOKEN",
+    "check_drawing",
     "to_stroke5",
     "to_stroke3",
     "pad_batch",
+    "to_model_units",
+    "to_data_units",
+    "normalizing_scale_factor",
     "random_scale",
     "augment_strokes",
     "augment_batch",
@@ -50,7 +60,10 @@ __all__ = [
 
 Rng: TypeAlias = np.random.Generator | np.random.RandomState
 
+#: The decoder's first input in magenta's models: "pen down", no offset.
 START_TOKEN = (0.0, 0.0, 1.0, 0.0, 0.0)
+#: The first input of sketch-rnn-js / @magenta/sketch models (their ``zero_input``).
+BROWSER_START_TOKEN = (0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 def _rng(rng: Rng | None) -> Rng:
@@ -64,9 +77,10 @@ def _as_stroke3(strokes: ArrayLike, what: str = "strokes") -> np.ndarray:
     return arr
 
 
-def check_drawing(drawing: ArrayLike, name: str) -> np.ndarray:
-    """``drawing`` as float32, checked to be a non-empty, finite stroke-3 array ``[L, 3]``; errors
-    start with ``name`` (which drawing, or which file it came from).
+def check_drawing(drawing: ArrayLike, name: str, *, pen_binary: bool = False) -> np.ndarray:
+    """``drawing`` as float32, checked to be a non-empty, finite stroke-3 array ``[L, 3]`` (and, with
+    ``pen_binary``, pen-lift values of 0 or 1 only); errors start with ``name`` (which drawing, or
+    which file it came from).
 
     Example:
         >>> check_drawing([[1, 2, 0], [3, 4, 1]], "drawing 0").dtype
@@ -75,11 +89,16 @@ def check_drawing(drawing: ArrayLike, name: str) -> np.ndarray:
         Traceback (most recent call last):
         ValueError: drawing 1: expected a non-empty stroke-3 array [L, 3], got (0, 3)
     """
-    arr = np.asarray(drawing, np.float32)
+    try:
+        arr = np.asarray(drawing, np.float32)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name}: not a numeric stroke-3 array ({e})") from None
     if arr.ndim != 2 or arr.shape[1] != 3 or len(arr) == 0:
         raise ValueError(f"{name}: expected a non-empty stroke-3 array [L, 3], got {arr.shape}")
     if not np.isfinite(arr).all():
         raise ValueError(f"{name}: contains NaN or infinite values")
+    if pen_binary and not np.isin(arr[:, 2], (0.0, 1.0)).all():
+        raise ValueError(f"{name}: the pen-lift column must hold 0 or 1")
     return arr
 
 
@@ -116,24 +135,27 @@ def to_stroke5(strokes3: ArrayLike, max_len: int = 250, *, dtype: DTypeLike = np
     return out
 
 
-def to_stroke3(strokes5: ArrayLike) -> np.ndarray:
+def to_stroke3(strokes5: ArrayLike, *, reference_quirk: bool = True) -> np.ndarray:
     """Stroke-5 -> stroke-3 ``(dx, dy, p2)``, truncated before the first end-of-sketch row.
 
     Reproduces the reference ``to_normal_strokes`` including its quirk: when the *first* row is
-    already an end-of-sketch row (or there is none), the whole array is kept. Floating input keeps
-    its dtype, anything else becomes float64.
+    already an end-of-sketch row (or there is none), the whole array is kept. With
+    ``reference_quirk=False`` (the sampler's reading of its own rows) a first row that ends the
+    sketch gives an empty drawing. Floating input keeps its dtype, anything else becomes float64.
 
     Example:
         >>> to_stroke3([[1, 2, 1, 0, 0], [3, 4, 0, 1, 0], [0, 0, 0, 0, 1]])
         array([[1., 2., 0.],
                [3., 4., 1.]])
+        >>> to_stroke3([[0, 0, 0, 0, 1]], reference_quirk=False).shape
+        (0, 3)
     """
     s = np.asarray(strokes5)
     if s.ndim != 2 or s.shape[1] != 5:
         raise ValueError(f"to_stroke3: expected a stroke-5 array of shape [L, 5], got {s.shape}")
     ends = np.flatnonzero(s[:, 4] > 0)
-    n = int(ends[0]) if len(ends) else 0
-    if n == 0:
+    n = int(ends[0]) if len(ends) else len(s)
+    if n == 0 and reference_quirk:
         n = len(s)
     dtype = s.dtype if np.issubdtype(s.dtype, np.floating) else np.float64
     out = np.empty((n, 3), dtype=dtype)
@@ -142,13 +164,13 @@ def to_stroke3(strokes5: ArrayLike) -> np.ndarray:
     return out
 
 
-def _pad_flat(flat: np.ndarray, lengths: np.ndarray, width: int, dtype: DTypeLike
-              ) -> np.ndarray:
+def _pad_flat(flat: np.ndarray, lengths: np.ndarray, width: int, dtype: DTypeLike,
+              start_token: Sequence[float] = START_TOKEN) -> np.ndarray:
     """Scatter concatenated stroke-3 rows into a ``[B, width+1, 5]`` stroke-5 batch with S0."""
     lengths = np.asarray(lengths, dtype=np.int64)
     batch = len(lengths)
     out = np.zeros((batch, width + 1, 5), dtype=dtype)
-    out[:, 0, 2] = 1  # S0 = (0, 0, 1, 0, 0)
+    out[:, 0] = start_token
     if len(flat):
         sketch = np.repeat(np.arange(batch), lengths)
         starts = np.cumsum(lengths) - lengths
@@ -162,13 +184,13 @@ def _pad_flat(flat: np.ndarray, lengths: np.ndarray, width: int, dtype: DTypeLik
     return out
 
 
-def pad_batch(batch: Sequence[ArrayLike], max_len: int, *, dtype: DTypeLike = np.float32
-              ) -> np.ndarray:
+def pad_batch(batch: Sequence[ArrayLike], max_len: int, *, dtype: DTypeLike = np.float32,
+              start_token: Sequence[float] = START_TOKEN) -> np.ndarray:
     """Stroke-3 sketches -> stroke-5 batch ``[B, max_len + 1, 5]`` exactly as the reference.
 
-    Row 0 is ``S0 = (0, 0, 1, 0, 0)``, rows ``1..L`` hold the sketch (``p1 = 1 - p``, ``p2 = p``),
-    every later row is ``(0, 0, 0, 0, 1)``. The decoder input is ``x[:, :max_len]`` and the target
-    (and encoder input) ``x[:, 1:]``.
+    Row 0 is the start token (``S0 = (0, 0, 1, 0, 0)`` unless ``start_token`` says otherwise), rows
+    ``1..L`` hold the sketch (``p1 = 1 - p``, ``p2 = p``), every later row is ``(0, 0, 0, 0, 1)``.
+    The decoder input is ``x[:, :max_len]`` and the target (and encoder input) ``x[:, 1:]``.
 
     Example:
         >>> pad_batch([[[1, 2, 1]]], max_len=2).tolist()
@@ -182,7 +204,56 @@ def pad_batch(batch: Sequence[ArrayLike], max_len: int, *, dtype: DTypeLike = np
         raise ValueError(f"pad_batch: sketch {i} has {lengths[i]} points, more than "
                          f"max_len={max_len}")
     flat = np.concatenate(arrays) if arrays else np.zeros((0, 3), dtype=dtype)
-    return _pad_flat(flat, lengths, max_len, dtype)
+    return _pad_flat(flat, lengths, max_len, dtype, start_token)
+
+
+# ---------------------------------------------------------------------------------------------
+# units
+
+
+def _floating(s: np.ndarray) -> np.ndarray:
+    return s if np.issubdtype(s.dtype, np.floating) else s.astype(np.float32)
+
+
+def to_model_units(strokes: ArrayLike, scale: float) -> np.ndarray:
+    """A copy with the offsets divided by ``scale`` (data units per model unit); the pen column is
+    kept. Floating input keeps its dtype, anything else becomes float32.
+
+    Example:
+        >>> to_model_units([[37.0, -18.5, 1]], 18.5).tolist()
+        [[2.0, -1.0, 1.0]]
+    """
+    s = _floating(_as_stroke3(strokes, "to_model_units")).copy()
+    s[:, 0:2] /= scale
+    return s
+
+
+def to_data_units(strokes: ArrayLike, scale: float) -> np.ndarray:
+    """A copy with the offsets multiplied by ``scale`` (the inverse of :func:`to_model_units`).
+
+    Example:
+        >>> to_data_units([[2.0, -1.0, 1]], 18.5).tolist()
+        [[37.0, -18.5, 1.0]]
+    """
+    s = _floating(_as_stroke3(strokes, "to_data_units")).copy()
+    s[:, 0:2] *= scale
+    return s
+
+
+def normalizing_scale_factor(strokes: Sequence[ArrayLike] | np.ndarray) -> np.floating:
+    """The reference's normalising factor: the population std of every dx and dy pooled, in the
+    input's float precision (the reference computes it on float32 data, in this summation order:
+    x0, y0, x1, y1, ... drawing after drawing). Takes stroke-3 drawings or their rows concatenated.
+
+    Example:
+        >>> float(normalizing_scale_factor([np.array([[1.0, -1.0, 0]]), np.array([[1.0, -1.0, 1]])]))
+        1.0
+    """
+    flat = strokes if isinstance(strokes, np.ndarray) else np.concatenate(
+        [_as_stroke3(s, f"normalizing_scale_factor: drawing {i}") for i, s in enumerate(strokes)])
+    if not len(flat):
+        raise ValueError("normalizing_scale_factor: no points")
+    return np.std(flat[:, 0:2].ravel())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -40,11 +40,12 @@ import tensorflow as tf
 from tensorflow import keras
 
 from sketch_rnn import losses, schedules
-from sketch_rnn.cells import CPU_LANES
 from sketch_rnn.checkpoint import write_meta
+from sketch_rnn.config import TrainConfig
 from sketch_rnn.data import DataLoader, load_dataset
 from sketch_rnn.hparams import HParams
 from sketch_rnn.model import SketchRNN
+from sketch_rnn.runtime import RuntimeOptions, resolve
 
 logger = logging.getLogger("sketch_rnn")
 
@@ -53,58 +54,30 @@ MAX_BAD_STEPS = 10
 RESUME_DIR = "resume"
 
 
-def configure_cpu_threads() -> int | None:
-    """Run each TensorFlow op on a single thread when the fused recurrences' lanes already fill
-    every core (CPU only, cores <= ``cells.CPU_LANES``); call it first thing in a training script,
-    before TensorFlow runs anything. Returns the intra-op thread count it set, or None where it left
-    TensorFlow's default (a GPU, more cores than lanes, ``TF_NUM_INTRAOP_THREADS`` set, or too late).
-
-    Why: the lanes are independent chains of ops that TF's executor runs side by side, one per
-    core. With the default thread pool every matmul of a lane is also split across the cores, so
-    the two lanes' halves queue behind each other; one thread per op keeps each lane on its own
-    core. On this project's 2-core machine a default lstm training step is about 15% faster (see
-    ``bench/RESULTS.md``). The CLIs that train (``sketch_rnn_train``, ``sketch_rnn_quickstart``)
-    call it; so does ``bench/``.
-
-    Example:
-        >>> import sketch_rnn.train
-        >>> sketch_rnn.train.configure_cpu_threads()  # doctest: +SKIP
-        1
-    """
-    if os.environ.get("TF_NUM_INTRAOP_THREADS") or tf.config.list_physical_devices("GPU"):
-        return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    if cores > CPU_LANES:
-        return None
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-    except RuntimeError:  # TensorFlow already ran something: its pools are fixed
-        logger.info("configure_cpu_threads: TensorFlow is already initialised; threads left as they are")
-        return None
-    return 1
-
-
-def build_optimizer(hps: HParams) -> keras.optimizers.Optimizer:
+def build_optimizer(config: TrainConfig | HParams) -> keras.optimizers.Optimizer:
     """Adam with TF1's defaults and the reference's learning-rate decay.
 
     Gradients are clipped element-wise by :class:`TrainStep`, as the reference does.
     """
-    return keras.optimizers.Adam(learning_rate=schedules.LearningRate(hps), beta_1=0.9,
+    return keras.optimizers.Adam(learning_rate=schedules.LearningRate(config), beta_1=0.9,
                                  beta_2=0.999, epsilon=1e-8)
 
 
-def compute_losses(model: SketchRNN, x, seq_len, kl_weight, training: bool, eps=None,
-                   noise_seed=None) -> dict:
+def compute_losses(model: SketchRNN, x, seq_len, kl_weight, training: bool, eps=None, noise_seed=None, *,
+                   kl_tolerance: float = TrainConfig.kl_tolerance, form: str | None = None,
+                   runtime: RuntimeOptions | None = None) -> dict:
     """Forward pass and every reported loss: ``cost``, ``r_cost`` (pen loss unmasked, as the
     reference trains and validates), ``r_cost_masked`` (its inference-mode form) and ``kl_cost``
-    (after the floor)."""
-    hps = model.hps
-    out = model(x, seq_len, training=training, eps=eps, noise_seed=noise_seed)
-    ls, lp, mask = losses.reconstruction_terms(out["raw"], x[:, 1:], hps.num_mixture, hps.gmm_loss)
+    (after the ``kl_tolerance`` floor). ``form``: the offset loss's form (default the model's
+    ``config.gmm_loss``)."""
+    config = model.config
+    out = model(x, seq_len, training=training, eps=eps, noise_seed=noise_seed, runtime=runtime)
+    form = form or config.gmm_loss
+    ls, lp, mask = losses.reconstruction_terms(out["raw"], x[:, 1:], config.num_mixture, form)
     r = tf.reduce_mean(ls + lp)
     r_masked = tf.reduce_mean(ls + lp * mask)
-    if hps.conditional:
-        kl = tf.maximum(losses.kl_loss(out["mu"], out["presig"]), hps.kl_tolerance)
+    if config.conditional:
+        kl = tf.maximum(losses.kl_loss(out["mu"], out["presig"]), kl_tolerance)
     else:
         kl = tf.constant(0.0)
     return {"cost": r + kl_weight * kl, "r_cost": r, "r_cost_masked": r_masked, "kl_cost": kl}
@@ -113,35 +86,47 @@ def compute_losses(model: SketchRNN, x, seq_len, kl_weight, training: bool, eps=
 class TrainStep:
     """The compiled training step: losses, gradients, clipping, finiteness check, Adam update.
 
-    ``jit_compile`` asks XLA to compile the forward and backward pass (faster on some machines;
-    see ``bench/RESULTS.md``).
+    Args:
+        model: the model to train.
+        optimizer: from :func:`build_optimizer`.
+        config: the training settings it reads (``kl_tolerance``, ``grad_clip``); default magenta's.
+        jit_compile: XLA-compile the forward and backward pass (with the reference recurrences,
+            whose loops have static trip counts; see ``bench/RESULTS.md``).
+        rng: where z's noise and the dropout seeds come from (a checkpointed generator).
+        runtime: how the recurrences run (default: the fused ones on TensorFlow).
     """
 
-    def __init__(self, model: SketchRNN, optimizer, jit_compile: bool = False,
-                 rng: tf.random.Generator | None = None):
+    def __init__(self, model: SketchRNN, optimizer, config: TrainConfig | HParams | None = None, *,
+                 jit_compile: bool = False, rng: tf.random.Generator | None = None,
+                 runtime: RuntimeOptions | None = None):
         self.model, self.optimizer = model, optimizer
+        self.config = config if config is not None else TrainConfig()
+        runtime = resolve(runtime)
+        if jit_compile:
+            # XLA needs static trip counts: the reference loops run over the padded length.
+            runtime = runtime.replace(recurrence="reference")
+        self.runtime = runtime
         # z's noise comes from a generator whose state is checkpointed, so a resumed run draws
         # what the uninterrupted run would have.
         self.rng = rng if rng is not None else tf.random.Generator.from_non_deterministic_state()
         self.variables = model.trainable_variables
         optimizer.build(self.variables)
-        model.static_loops = jit_compile
         self._grads = tf.function(self._compute, jit_compile=jit_compile, reduce_retracing=True)
         self._apply = tf.function(self._apply_fn, reduce_retracing=True)
 
     def _compute(self, x, seq_len, kl_weight):
-        eps = None
-        if self.model.hps.conditional:
-            eps = self.rng.normal([tf.shape(x)[0], self.model.hps.z_size])
+        config = self.model.config
+        eps = self.rng.normal([tf.shape(x)[0], config.z_size]) if config.conditional else None
         noise_seed = self.rng.make_seeds(1)[:, 0]  # dropout masks: also from the checkpointed state
         with tf.GradientTape() as tape:
             parts = compute_losses(self.model, x, seq_len, kl_weight, training=True, eps=eps,
-                                   noise_seed=noise_seed)
+                                   noise_seed=noise_seed, kl_tolerance=self.config.kl_tolerance,
+                                   runtime=self.runtime)
         grads = tape.gradient(parts["cost"], self.variables)
         grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, self.variables, strict=True)]
         finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
         finite = finite & tf.math.is_finite(parts["cost"])
-        clip = self.model.hps.grad_clip
+        clip = self.config.grad_clip
         return parts, [tf.clip_by_value(g, -clip, clip) for g in grads], finite
 
     def _apply_fn(self, grads):
@@ -155,34 +140,48 @@ class TrainStep:
         return {k: float(v) for k, v in parts.items()}, finite
 
 
-def evaluate(model: SketchRNN, loader: DataLoader, kl_weight: float, seed: int = 0) -> dict:
-    """Average losses over all ``loader.num_batches`` batches (dropout off), as the reference.
+class SplitEvaluator:
+    """The reference's evaluation of a data split: average losses over all ``loader.num_batches``
+    batches (dropout off). Owns its compiled loss function (made on first use).
 
     ``z`` is sampled as in the reference's eval model, from a fixed seed so results repeat.
     """
-    if loader.num_batches == 0:
-        raise ValueError(f"cannot evaluate: {len(loader)} sketches, fewer than one batch of "
-                         f"{loader.batch_size}")
-    fn = _eval_fn(model)
-    gen = tf.random.Generator.from_seed(seed)
-    totals: dict[str, float] = {}
-    for i in range(loader.num_batches):
-        x, seq_len = loader.get_batch(i)
-        eps = gen.normal([len(seq_len), model.hps.z_size]) if model.hps.conditional else None
-        parts = fn(x, seq_len, tf.constant(kl_weight, tf.float32), eps)
-        for k, v in parts.items():
-            totals[k] = totals.get(k, 0.0) + float(v)
-    return {k: v / loader.num_batches for k, v in totals.items()}
+
+    def __init__(self, model: SketchRNN, kl_tolerance: float = TrainConfig.kl_tolerance,
+                 runtime: RuntimeOptions | None = None):
+        self.model, self.kl_tolerance, self.runtime = model, kl_tolerance, runtime
+        self._fn = None
+
+    def __call__(self, loader: DataLoader, kl_weight: float, seed: int = 0) -> dict:
+        if loader.num_batches == 0:
+            raise ValueError(f"cannot evaluate: {len(loader)} sketches, fewer than one batch of "
+                             f"{loader.batch_size}")
+        if self._fn is None:
+            self._fn = tf.function(lambda x, s, w, eps: compute_losses(
+                self.model, x, s, w, training=False, eps=eps, kl_tolerance=self.kl_tolerance,
+                runtime=self.runtime), reduce_retracing=True)
+        config = self.model.config
+        gen = tf.random.Generator.from_seed(seed)
+        totals: dict[str, float] = {}
+        for i in range(loader.num_batches):
+            x, seq_len = loader.get_batch(i)
+            eps = gen.normal([len(seq_len), config.z_size]) if config.conditional else None
+            parts = self._fn(x, seq_len, tf.constant(kl_weight, tf.float32), eps)
+            for k, v in parts.items():
+                totals[k] = totals.get(k, 0.0) + float(v)
+        return {k: v / loader.num_batches for k, v in totals.items()}
 
 
-def _eval_fn(model):
-    cache = model.__dict__.setdefault("_sketch_rnn_eval", {})
-    if "fn" not in cache:
-        cache["fn"] = tf.function(
-            lambda x, s, w, eps: compute_losses(model, x, s, w, training=False, eps=eps),
-            reduce_retracing=True,
-        )
-    return cache["fn"]
+def evaluate_split(model: SketchRNN, loader: DataLoader, kl_weight: float, seed: int = 0, *,
+                   kl_tolerance: float = TrainConfig.kl_tolerance,
+                   runtime: RuntimeOptions | None = None) -> dict:
+    """Average losses over all batches of a data split, as the reference's validation does (see
+    :class:`SplitEvaluator`, which keeps its compiled function for repeated use).
+
+    Example: ``evaluate_split(trainer.model, trainer.valid_data, kl_weight=0.01)`` gives the
+    ``Valid_*`` costs (``cost``, ``r_cost``, ``r_cost_masked``, ``kl_cost``).
+    """
+    return SplitEvaluator(model, kl_tolerance, runtime)(loader, kl_weight, seed)
 
 
 class _RNGState(tf.train.experimental.PythonState):
@@ -219,6 +218,7 @@ class Trainer:
         progress: show a live progress line on a terminal (``None``: only if stderr is a TTY).
         jit_compile: XLA-compile the training step.
         max_seconds: stop (after saving) once this much wall time has passed.
+        runtime: how the model's recurrences run (see :class:`~sketch_rnn.runtime.RuntimeOptions`).
 
     Example: a few steps of a tiny model on a toy data file (stroke-3 object arrays per split).
 
@@ -241,7 +241,7 @@ class Trainer:
 
     def __init__(self, hps: HParams, data_dir: str, log_root: str, *, resume: bool = False,
                  seed: int | None = None, progress: bool | None = None, jit_compile: bool = False,
-                 max_seconds: float | None = None, datasets=None):
+                 max_seconds: float | None = None, datasets=None, runtime: RuntimeOptions | None = None):
         self.log_root = os.fspath(log_root)
         os.makedirs(self.log_root, exist_ok=True)
         if seed is not None:
@@ -249,14 +249,18 @@ class Trainer:
         ds = datasets or load_dataset(data_dir, hps, seed=seed)
         self.train_data, self.valid_data, self.test_data = ds.train, ds.valid, ds.test
         self.hps = ds.hps
+        self.train_config = self.hps.train_config()
         self.scale_factor = float(ds.scale_factor)
         logger.info("normalising scale factor %.4f, max_seq_len %d", self.scale_factor,
                     self.hps.max_seq_len)
-        self.model = SketchRNN(self.hps, scale_factor=self.scale_factor)
-        self.optimizer = build_optimizer(self.hps)
+        name = os.path.basename(self.hps.data_set[0]).split(".")[0]
+        self.model = SketchRNN(self.hps.model_config(scale_factor=self.scale_factor, name=name))
+        self.optimizer = build_optimizer(self.train_config)
         self.noise = (tf.random.Generator.from_seed(seed) if seed is not None
                       else tf.random.Generator.from_non_deterministic_state())
-        self.step_fn = TrainStep(self.model, self.optimizer, jit_compile=jit_compile, rng=self.noise)
+        self.step_fn = TrainStep(self.model, self.optimizer, self.train_config, jit_compile=jit_compile,
+                                 rng=self.noise, runtime=runtime)
+        self.evaluator = SplitEvaluator(self.model, self.train_config.kl_tolerance, self.step_fn.runtime)
         self.best_valid_cost = tf.Variable(np.inf, dtype=tf.float64, trainable=False)
         self.best = tf.train.CheckpointManager(
             tf.train.Checkpoint(model=self.model), self.log_root, max_to_keep=5
@@ -273,7 +277,7 @@ class Trainer:
         self.writer = tf.summary.create_file_writer(self.log_root)
         if resume:
             self._restore()
-        write_meta(self.log_root, self.model)
+        write_meta(self.log_root, self.model, self.hps)
 
     @property
     def step(self) -> int:
@@ -297,8 +301,8 @@ class Trainer:
 
     def train(self, num_steps: int | None = None) -> Summary:
         """Run until global step ``num_steps`` (default ``hps.num_steps``)."""
-        hps = self.hps
-        num_steps = hps.num_steps if num_steps is None else num_steps
+        config = self.train_config
+        num_steps = config.num_steps if num_steps is None else num_steps
         n_params = int(sum(np.prod(v.shape) for v in self.model.trainable_variables))
         logger.info("trainable parameters: %d", n_params)
         with self.writer.as_default():
@@ -320,7 +324,7 @@ class Trainer:
             while self.step < num_steps and not interrupted:
                 step = self.step
                 x, seq_len = self.train_data.random_batch()
-                kl_w = schedules.kl_weight(hps, step)
+                kl_w = schedules.kl_weight(config, step)
                 parts, finite = self.step_fn(x, seq_len, kl_w)
                 if not finite:
                     skipped += 1
@@ -341,7 +345,7 @@ class Trainer:
                     took = time.time() - last_log
                     last_log = time.time()
                     self._log_train(step, parts, kl_w, took)
-                if step % hps.save_every == 0 and step > 0:
+                if step % config.save_every == 0 and step > 0:
                     valid, test = self._validate(step)
                     last_validated = step
                     self.save_resume()
@@ -367,7 +371,7 @@ class Trainer:
         return Summary(self.step, float(self.best_valid_cost.numpy()), valid, test, skipped)
 
     def _log_train(self, step, parts, kl_w, took):
-        lr = float(schedules.learning_rate(self.hps, step))
+        lr = float(schedules.learning_rate(self.train_config, step))
         logger.info("step: %d, lr: %.6f, klw: %0.4f, cost: %.4f, recon: %.4f, kl: %.4f, "
                     "train_time_taken: %.4f", step, lr, kl_w, parts["cost"], parts["r_cost"],
                     parts["kl_cost"], took)
@@ -379,7 +383,7 @@ class Trainer:
 
     def _validate(self, step):
         t0 = time.time()
-        valid = evaluate(self.model, self.valid_data, self.hps.kl_weight_start)
+        valid = self.evaluator(self.valid_data, self.train_config.kl_weight_start)
         self._write_eval("Valid", valid, step, time.time() - t0)
         test = None
         if valid["cost"] < float(self.best_valid_cost.numpy()):
@@ -389,7 +393,7 @@ class Trainer:
             with self.writer.as_default():
                 tf.summary.scalar("Best_Valid_Cost", valid["cost"], step=step)
             t0 = time.time()
-            test = evaluate(self.model, self.test_data, self.hps.kl_weight_start)
+            test = self.evaluator(self.test_data, self.train_config.kl_weight_start)
             self._write_eval("Eval", test, step, time.time() - t0)
         return valid, test
 

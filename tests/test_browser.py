@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sketch_rnn.checkpoint import load_model
+from sketch_rnn.checkpoint import load_model, save_model
+from sketch_rnn.evaluation import evaluate_drawings, load_drawings
 from sketch_rnn.hparams import HParams
 from sketch_rnn.interop.browser import (
     QUANTIZATION_STEP,
@@ -21,7 +22,7 @@ from sketch_rnn.interop.browser import (
     quantize,
 )
 from sketch_rnn.model import SketchRNN
-from sketch_rnn.sample import sample_strokes5
+from sketch_rnn.sampling import sample, sample_strokes5
 
 NAMES = ["bird", "cat", "catbus", "elephantpig", "face", "pig", "rabbit", "sheep"]
 # The small test models have 2 mixture components, which the browser clients cannot run (they
@@ -43,13 +44,13 @@ def test_shared_model_loads(js_dir, name):
     doc = json.loads(path.read_text())
     info = doc[0]
     model = load_model(path)  # through the generic loader's dispatch
-    hps = model.hps
-    assert (hps.dec_model, hps.dec_rnn_size, hps.num_mixture, hps.conditional) == ("lstm", 512, 20, False)
-    assert hps.max_seq_len == info["max_seq_len"]
-    assert model.start_token == (0.0, 0.0, 0.0, 0.0, 0.0)
-    assert model.temperature_convention == "browser"
-    assert model.pixel_scale == pytest.approx(info["scale_factor"] / 2.0)
-    assert model.z_tanh is False
+    c = model.config
+    assert (c.dec_model, c.dec_rnn_size, c.num_mixture, c.conditional) == ("lstm", 512, 20, False)
+    assert c.max_seq_len == info["max_seq_len"]
+    assert c.start_token == (0.0, 0.0, 0.0, 0.0, 0.0)
+    assert c.temperature_convention == "browser"
+    assert c.scale_factor == pytest.approx(info["scale_factor"] / 2.0)
+    assert c.pixel_factor == 2.0 and c.z_tanh is False and c.name == info["name"]
     # Every array dequantised exactly as the format says, in the file's order.
     for var, blob, shape in zip(_model_arrays(model), doc[2], doc[1], strict=True):
         q = np.frombuffer(base64.b64decode(blob), "<i2").reshape(shape)
@@ -65,8 +66,8 @@ def test_shared_models_draw_finished_sketches(js_dir):
         model = load_browser_model(js_dir / f"{name}.gen.json")
         for dst, src in zip(host.weights, model.weights, strict=True):
             dst.assign(src)
-        res = sample_strokes5(host, 2, temperature=0.25, convention=model.temperature_convention,
-                              start_token=model.start_token, seed=3, max_len=max_len)
+        res = sample_strokes5(host, 2, temperature=0.25, convention=model.config.temperature_convention,
+                              start_token=model.config.start_token, seed=3, max_len=max_len)
         for rows, length in zip(res.strokes5, res.lengths, strict=True):
             assert 10 < length < max_len, f"{name}: drawing did not finish"
             assert rows[length - 1, 4] == 1.0, name  # ends with end-of-sketch
@@ -75,7 +76,35 @@ def test_shared_models_draw_finished_sketches(js_dir):
 
 def test_pixel_factor(js_dir):
     model = load_browser_model(js_dir / "cat.gen.json", pixel_factor=1.0)
-    assert model.pixel_scale == pytest.approx(82.2)
+    assert model.config.scale_factor == pytest.approx(82.2)
+
+
+@pytest.mark.parametrize("pixel_factor", [2.0, 1.0])
+def test_google_model_survives_save_model(js_dir, shared_dir, tmp_path, pixel_factor):
+    """A Google-trained browser model saved as our model folder and loaded again is the same model:
+    its config (browser conventions included), weights bit for bit, likelihoods of real QuickDraw
+    drawings and seeded samples."""
+    model = load_browser_model(js_dir / "cat.gen.json", pixel_factor=pixel_factor)
+    save_model(model, tmp_path / "cat")
+    back = load_model(tmp_path / "cat")
+    assert back.config == model.config
+    assert back.config.start_token == (0.0, 0.0, 0.0, 0.0, 0.0)
+    assert back.config.temperature_convention == "browser"
+    for a, b in zip(model.weights, back.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    data = shared_dir / "datasets" / "quickdraw_ndjson" / "simplified" / "cat.ndjson"
+    drawings, _ = load_drawings(data)
+    ours, theirs = evaluate_drawings(model, drawings), evaluate_drawings(back, drawings)
+    assert ours.scale == theirs.scale == pytest.approx(82.2 / pixel_factor)
+    np.testing.assert_array_equal(ours.nll_pixels, theirs.nll_pixels)
+    np.testing.assert_array_equal(ours.r_loss_sketch, theirs.r_loss_sketch)
+    for a, b in zip(sample(model, 3, temperature=0.3, seed=5), sample(back, 3, temperature=0.3, seed=5),
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    # ... and it exports to the same browser file it came from.
+    if pixel_factor == 2.0:
+        out = export_browser_model(back, tmp_path / "cat.gen.json")
+        assert json.loads(Path(out).read_text()) == json.loads((js_dir / "cat.gen.json").read_text())
 
 
 def test_export_reproduces_shared_file(js_dir, tmp_path):
@@ -106,8 +135,8 @@ def test_round_trip_within_quantisation_step(tmp_path, mode):
                     "scale_factor": 25.0}
     assert len(blobs) == (5 if mode == "gen" else 17)
     back = load_browser_model(path)
-    assert back.hps.conditional == (mode == "vae")
-    assert back.pixel_scale == pytest.approx(12.5)
+    assert back.config.conditional == (mode == "vae")
+    assert back.config.scale_factor == pytest.approx(12.5)
     for a, b in zip(_model_arrays(model), _model_arrays(back), strict=True):
         a, b = np.asarray(a), np.asarray(b)
         assert a.shape == b.shape
@@ -141,7 +170,7 @@ def test_legacy_vae_version_sets_z_tanh(tmp_path):
     doc[0]["version"] = 5
     Path(path).write_text(json.dumps(doc))
     model = load_browser_model(path)
-    assert model.z_tanh is True
+    assert model.config.z_tanh is True
     # ... and exporting keeps the legacy version so other clients apply tanh too.
     again = json.loads(Path(export_browser_model(model, tmp_path / "again.vae.json")).read_text())
     assert again[0]["version"] == 5
@@ -169,7 +198,7 @@ def test_browser_initial_state_and_legacy_tanh(tmp_path, version):
     np.testing.assert_allclose(browser_initial_state(model, z[0]), want[:1], atol=1e-5)
 
     res = sample_strokes5(model, z=z.astype(np.float32), initial_state=state, greedy=True, max_len=3)
-    dec, d = model.decoder, model.hps.dec_rnn_size
+    dec, d = model.decoder, model.config.dec_rnn_size
     c, h = want[:, :d], want[:, d:]  # TF LSTMCell state order (c, h), as the JS splits it
     x = np.concatenate([np.zeros([2, 5]), z], axis=1)  # start token (0,0,0,0,0) and the raw z
     i, j, f, o = np.split(x @ w(dec.W_xh) + h @ w(dec.W_hh) + w(dec.bias), 4, axis=1)

@@ -104,9 +104,9 @@ def our_mixtures(model, rows_px, temperature: float, softmax_temperature: float 
     rows = np.asarray(rows_px, np.float64)
     # As the client: pixels / (scale_factor / pixel_factor) in double precision, then float32.
     x = rows.copy()
-    x[:, :2] /= model.pixel_scale
-    raw, _ = model.decode(x[None].astype(np.float32), None, model.initial_state(None, 1))
-    r = {k: np.asarray(v, np.float64)[0] for k, v in split_raw(raw, model.hps.num_mixture).items()}
+    x[:, :2] /= model.config.scale_factor
+    raw, _ = model.decode_sequence(x[None].astype(np.float32), None, model.initial_state(None, 1))
+    r = {k: np.asarray(v, np.float64)[0] for k, v in split_raw(raw, model.config.num_mixture).items()}
 
     def softmax(logits):
         e = np.exp(logits - logits.max(-1, keepdims=True))
@@ -145,8 +145,8 @@ def check_client(node: str, served: tuple[str, Path], tmp_path: Path, path: Path
     out = run_client(node, f"{base}/{path.name}", request, tmp_path)
 
     assert out["info"] == info
-    assert out["scaleFactor"] == pytest.approx(model.pixel_scale, rel=1e-12)
-    assert out["numUnits"] == model.hps.dec_rnn_size
+    assert out["scaleFactor"] == pytest.approx(model.config.scale_factor, rel=1e-12)
+    assert out["numUnits"] == model.config.dec_rnn_size
     deviations = []
     for block, (tau, soft) in zip(out["mixtures"], PDF_TEMPERATURES, strict=True):
         assert len(block["steps"]) == len(inputs)

@@ -11,9 +11,12 @@ import pytest
 import tensorflow as tf
 
 from sketch_rnn.checkpoint import load_model, save_model, weights_equal
+from sketch_rnn.config import ModelConfig
 from sketch_rnn.hparams import HParams
 from sketch_rnn.interop.tf1 import load_tf1_checkpoint, resolve_prefix, tf1_names
+from sketch_rnn.losses import reconstruction_loss
 from sketch_rnn.model import SketchRNN
+from sketch_rnn.sampling import sample
 
 SMALL = dict(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2, max_seq_len=30)
 
@@ -36,8 +39,10 @@ def test_round_trip_identical(tmp_path, cell, conditional):
     model = SketchRNN(hps, scale_factor=18.5)
     save_model(model, tmp_path, step=12)
     loaded = load_model(tmp_path)
-    assert loaded.hps == hps
+    assert loaded.config == model.config == hps.model_config(scale_factor=18.5)
     assert loaded.scale_factor == 18.5
+    # model_config.json keeps magenta's hparams of the model (what magenta's tools read).
+    assert HParams.load(tmp_path).model_config(scale_factor=18.5) == model.config
     assert weights_equal(model, loaded)
     if cell != "hyper":  # identical weights already settle it; hyper's eager run is slow
         x, n = _x()
@@ -50,14 +55,45 @@ def test_round_trip_identical(tmp_path, cell, conditional):
 
 def test_checkpoint_that_does_not_match_its_config(tmp_path):
     save_model(SketchRNN(HParams(**SMALL)), tmp_path)
-    config = json.loads((tmp_path / "model_config.json").read_text())
-    config["dec_rnn_size"] = 32
-    (tmp_path / "model_config.json").write_text(json.dumps(config))
+    meta = json.loads((tmp_path / "sketch_rnn.json").read_text())
+    meta["model"]["dec_rnn_size"] = 32
+    (tmp_path / "sketch_rnn.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"does not match its model config.*decoder/W_hh"):
         load_model(tmp_path)
-    config["dec_rnn_size"], config["dec_model"] = 16, "layer_norm"
-    (tmp_path / "model_config.json").write_text(json.dumps(config))
+    meta["model"]["dec_rnn_size"], meta["model"]["dec_model"] = 16, "layer_norm"
+    (tmp_path / "sketch_rnn.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="does not match its model config"):
+        load_model(tmp_path)
+    meta["model"]["dec_model"] = "gru"
+    (tmp_path / "sketch_rnn.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="sketch_rnn.json: bad model config.*dec_model='gru'"):
+        load_model(tmp_path)
+
+
+def test_config_travels_with_the_weights(tmp_path):
+    """Every field of the model config (conventions included) comes back from the folder alone."""
+    config = ModelConfig(**{k: v for k, v in SMALL.items()}, dec_model="layer_norm", enc_model="hyper",
+                         hyper_num_units=6, hyper_embedding_size=3, scale_factor=7.25,
+                         start_token=(0, 0, 0, 0, 0), temperature_convention="browser", z_tanh=True,
+                         pixel_factor=1.0, name="owl", gmm_loss="reference", use_output_dropout=True)
+    model = SketchRNN(config)
+    save_model(model, tmp_path)
+    assert load_model(tmp_path).config == config
+    # An architecture override keeps the conventions.
+    hps = HParams(**SMALL, dec_model="layer_norm", enc_model="hyper")
+    assert load_model(tmp_path, hps=hps).config == config.replace(gmm_loss="stable", use_output_dropout=False)
+
+
+def test_format_1_folders_still_load(tmp_path):
+    """Folders written before the config travelled with the weights: the architecture in
+    model_config.json, the scale factor in sketch_rnn.json."""
+    model = SketchRNN(HParams(**SMALL, dec_model="layer_norm"), scale_factor=3.5)
+    save_model(model, tmp_path)
+    (tmp_path / "sketch_rnn.json").write_text(json.dumps({"format_version": 1, "scale_factor": 3.5}))
+    loaded = load_model(tmp_path)
+    assert loaded.config == model.config and weights_equal(model, loaded)
+    (tmp_path / "sketch_rnn.json").write_text(json.dumps({"format_version": 9}))
+    with pytest.raises(ValueError, match="unsupported format"):
         load_model(tmp_path)
 
 
@@ -90,11 +126,31 @@ def test_tf1_folders_load_through_load_model(parity_dir, parity_cases):
         folder = os.path.join(parity_dir, case)
         model = load_model(folder)
         expected = json.load(open(os.path.join(folder, "expected.json")))
-        assert model.hps.values() == HParams().replace(**expected["hparams"]).values()
+        assert model.config == HParams().replace(**expected["hparams"]).model_config()
         reader = tf.train.load_checkpoint(resolve_prefix(folder))
         for var, names in tf1_names(model):
             if isinstance(names, str):
                 np.testing.assert_array_equal(np.asarray(var), reader.get_tensor(names))
+
+
+def test_tf1_model_survives_save_model(parity_dir, parity_cases, tmp_path):
+    """A magenta checkpoint saved as our folder and loaded again: same config, weights, likelihoods
+    and seeded samples."""
+    x, n = _x(batch=2, n=12)
+    for case in parity_cases:
+        model = load_model(os.path.join(parity_dir, case))
+        save_model(model, tmp_path / case)
+        back = load_model(tmp_path / case)
+        assert back.config == model.config and weights_equal(model, back)
+        eps = np.zeros([2, model.config.z_size], np.float32)
+        a, b = model(x, n, eps=eps), back(x, n, eps=eps)
+        np.testing.assert_array_equal(a["raw"], b["raw"])
+        nll = [float(reconstruction_loss(o["raw"], x[:, 1:], model.config.num_mixture)) for o in (a, b)]
+        assert nll[0] == nll[1]
+        if case == parity_cases[0]:  # (compiling the sampler for every case would take a minute)
+            drawn = [sample(m, 2, seed=1, max_len=12) for m in (model, back)]
+            for d1, d2 in zip(*drawn, strict=True):
+                np.testing.assert_array_equal(d1, d2)
 
 
 def test_tf1_missing_tensor_and_wrong_config(parity_dir, tmp_path):

@@ -1,4 +1,4 @@
-"""Sketch completion (``sketch_rnn.sample.complete``) and the sampler's per-model conventions."""
+"""Sketch completion (``sketch_rnn.sampling.complete``) and the sampler's per-model conventions."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import tensorflow as tf
 from sketch_rnn.hparams import HParams
 from sketch_rnn.losses import mixture_params
 from sketch_rnn.model import SketchRNN
-from sketch_rnn.sample import START_TOKEN, complete, sample, sample_strokes5
+from sketch_rnn.sampling import complete, encode, sample, sample_strokes5
+from sketch_rnn.strokes import BROWSER_START_TOKEN, START_TOKEN
 
 M = 3
 
@@ -67,7 +68,7 @@ def test_greedy_continuation_matches_decoder(which, model, uncond):
     # Full input sequence: start token, prefix rows, continuation rows (all but the last).
     x = np.concatenate([to_rows(PREFIX), cont_rows[:-1]])[None]
     z_t = None if z is None else tf.constant(z)
-    raw, _ = m.decode(tf.constant(x), z_t, m.initial_state(z_t, 1))
+    raw, _ = m.decode_sequence(tf.constant(x), z_t, m.initial_state(z_t, 1))
     raw = raw.numpy()[0, len(PREFIX):]  # output i predicts input row i+1; cont[j] is row L+1+j
     assert raw.shape[0] == steps
     np.testing.assert_allclose(res.raw[0], raw, atol=1e-5)
@@ -103,16 +104,20 @@ def test_pixel_units_round_trip(model):
         np.testing.assert_array_equal(y[:, 2], x[:, 2])
 
 
-def test_pixel_units_browser_attribute(uncond):
-    with pytest.raises(ValueError, match="scale_factor"):
+def with_config(model, **changes) -> SketchRNN:
+    """The same weights under a config with ``changes`` (conventions: what a loader records)."""
+    other = SketchRNN(model.config.replace(**changes), initialize=False)
+    other.set_weights(model.get_weights())
+    return other
+
+
+def test_pixel_units_follow_the_config_scale(uncond):
+    with pytest.raises(ValueError, match="units='pixels'.*scale_factor"):
         complete(uncond, PREFIX, units="pixels", max_len=3)
-    uncond.pixel_scale = 2.0
-    try:
-        out = complete(uncond, PREFIX * [2, 2, 1], units="pixels", greedy=True, max_len=3)
-        ref = complete(uncond, PREFIX, greedy=True, max_len=3)
-        np.testing.assert_allclose(out[0][:, :2], ref[0][:, :2] * 2, atol=1e-5)
-    finally:
-        del uncond.pixel_scale
+    scaled = with_config(uncond, scale_factor=2.0)
+    out = complete(scaled, PREFIX * [2, 2, 1], units="pixels", greedy=True, max_len=3)
+    ref = complete(uncond, PREFIX, greedy=True, max_len=3)
+    np.testing.assert_allclose(out[0][:, :2], ref[0][:, :2] * 2, atol=1e-5)
 
 
 @pytest.mark.parametrize("prefix, match", [
@@ -152,22 +157,18 @@ def test_bounded_by_max_len(uncond):
     assert all(len(d) <= len(PREFIX) + 5 for d in out)
     # Default bound: max_seq_len minus the prefix.
     _, r = complete(uncond, PREFIX, n=2, seed=0, early_stop=False, return_raw=True)
-    assert r.strokes5.shape[1] == uncond.hps.max_seq_len - len(PREFIX)
+    assert r.strokes5.shape[1] == uncond.config.max_seq_len - len(PREFIX)
 
 
 def test_model_conventions_are_defaults(uncond):
-    """start_token / temperature_convention attributes are the defaults; arguments override them."""
+    """The config's start_token / temperature_convention are the defaults; arguments override them."""
     base = sample_strokes5(uncond, 2, seed=3, max_len=6, early_stop=False, temperature=0.6)
-    uncond.start_token = (0.0, 0.0, 0.0, 0.0, 0.0)
-    uncond.temperature_convention = "browser"
-    try:
-        mine = sample_strokes5(uncond, 2, seed=3, max_len=6, early_stop=False, temperature=0.6)
-        explicit = sample_strokes5(uncond, 2, seed=3, max_len=6, early_stop=False, temperature=0.6,
-                                   start_token=(0, 0, 0, 0, 0), convention="browser")
-        overridden = sample_strokes5(uncond, 2, seed=3, max_len=6, early_stop=False, temperature=0.6,
-                                     start_token=START_TOKEN, convention="reference")
-    finally:
-        del uncond.start_token, uncond.temperature_convention
+    browser = with_config(uncond, start_token=BROWSER_START_TOKEN, temperature_convention="browser")
+    mine = sample_strokes5(browser, 2, seed=3, max_len=6, early_stop=False, temperature=0.6)
+    explicit = sample_strokes5(uncond, 2, seed=3, max_len=6, early_stop=False, temperature=0.6,
+                               start_token=(0, 0, 0, 0, 0), convention="browser")
+    overridden = sample_strokes5(browser, 2, seed=3, max_len=6, early_stop=False, temperature=0.6,
+                                 start_token=START_TOKEN, convention="reference")
     np.testing.assert_array_equal(mine.strokes5, explicit.strokes5)
     np.testing.assert_array_equal(overridden.strokes5, base.strokes5)
     assert not np.array_equal(mine.raw, base.raw)
@@ -184,8 +185,6 @@ def test_sample_greedy_equals_modes(uncond):
 
 def test_xla_and_graph_paths_agree(model):
     """The XLA loop / encoder (small batches) and the graph ones (large batches) compute the same."""
-    from sketch_rnn.sample import encode
-
     z = np.random.default_rng(1).standard_normal((2, 4)).astype(np.float32)
     a = sample_strokes5(model, z=z, greedy=True, max_len=12, early_stop=False, jit_compile=True)
     b = sample_strokes5(model, z=z, greedy=True, max_len=12, early_stop=False, jit_compile=False)

@@ -41,7 +41,7 @@ def test_quickstart_trains_saves_and_draws(repo_dir, tmp_path):
     from sketch_rnn.checkpoint import load_model
 
     model = load_model(log_root)
-    assert model.hps.dec_model == "layer_norm"
+    assert model.config.dec_model == "layer_norm"
     assert abs(model.scale_factor - 18.5198) < 1e-4
 
 
@@ -87,14 +87,15 @@ def test_console_scripts_help_lists_their_flags():
 
 def test_readme_python_examples_run_as_written(repo_dir, tmp_path):
     # The README's two Python blocks, in order, from a folder holding the bundled data (as a clone
-    # does), with the training cut from 2000 steps to 3: what users paste must keep working.
+    # does), with the training cut from 2000 steps to 3: what users paste must keep working, and it
+    # uses no deprecated name (a DeprecationWarning raised for the README's own code is an error).
     text = open(os.path.join(repo_dir, "README.md"), encoding="utf-8").read()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert len(blocks) == 2 and "trainer.train(num_steps=2000)" in blocks[0]
     code = "\n".join(blocks).replace("trainer.train(num_steps=2000)", "trainer.train(num_steps=3)")
     os.symlink(os.path.join(repo_dir, "datasets"), tmp_path / "datasets")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
-                          cwd=tmp_path)
+    done = subprocess.run([sys.executable, "-W", "error::DeprecationWarning:__main__", "-c", code],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     for name in ("sheep.svg", "map.svg"):
         assert ET.parse(tmp_path / name).getroot().tag.endswith("svg")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from sketch_rnn import losses
-from sketch_rnn.evaluation import _ndjson_stroke3_private, evaluate_drawings, evaluate_model, load_drawings
+from sketch_rnn.evaluation import evaluate, evaluate_drawings, evaluate_model, load_drawings
 from sketch_rnn.hparams import HParams
 from sketch_rnn.interop.browser import load_browser_model
 from sketch_rnn.model import SketchRNN
@@ -39,7 +40,7 @@ def pretrained(shared_dir: Path) -> tuple[Path, Path]:
 def test_reference_likelihoods(pretrained, name):
     js, data = pretrained
     model = load_browser_model(js / f"{name}.gen.json")
-    result = evaluate_model(model, data / f"{name}.ndjson")
+    result = evaluate(model, data / f"{name}.ndjson")
     zeros, tf_token = REFERENCE_NLL[name]
     assert result.n == 25
     assert result.start_token == (0.0, 0.0, 0.0, 0.0, 0.0)
@@ -48,21 +49,25 @@ def test_reference_likelihoods(pretrained, name):
     other = evaluate_drawings(model, drawings, start_token=(0, 0, 1, 0, 0))
     assert abs(other.mean_nll_pixels - tf_token) < 1e-3
     # Model units differ by exactly 2 log s per offset term.
-    s = model.pixel_scale
+    s = model.config.scale_factor
     np.testing.assert_allclose(result.nll_pixels - result.nll,
                                2 * math.log(s) * result.n_rows / (result.n_rows + 1), rtol=1e-12)
     assert result.kl == 0.0 and result.r_loss_masked < result.r_loss
 
 
-def test_ndjson_conversion_matches_private(pretrained):
+def test_ndjson_drawings_are_offsets_from_the_first_point(pretrained):
+    """Simplified QuickDraw ndjson -> stroke-3: the points of all strokes in order as offsets (the
+    first one 0), pen lifted on each stroke's last point."""
     _, data = pretrained
     path = data / "owl.ndjson"
-    ours, _ = _ndjson_stroke3_private(str(path))
-    shared, names = load_drawings(path)
-    assert len(ours) == len(shared) == 25 and names[0].startswith("owl.ndjson:1")
-    for a, b in zip(ours, shared, strict=True):
-        np.testing.assert_array_equal(a, b)
-        assert a[0, 0] == a[0, 1] == 0 and a[-1, 2] == 1
+    drawings, names = load_drawings(path)
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    assert len(drawings) == len(lines) == 25 and names[0].startswith("owl.ndjson:1")
+    for d, line in zip(drawings, lines, strict=True):
+        points = np.concatenate([np.array(stroke[:2], np.float64).T for stroke in line["drawing"]])
+        ends = np.cumsum([len(stroke[0]) for stroke in line["drawing"]]) - 1
+        np.testing.assert_array_equal(d[:, :2], np.diff(points, axis=0, prepend=points[:1]))
+        np.testing.assert_array_equal(np.flatnonzero(d[:, 2]), ends)
 
 
 def _tiny(conditional: bool) -> SketchRNN:
@@ -154,14 +159,16 @@ def test_npz_split_and_csv(tmp_path):
         arr[:] = [d.astype(np.int16) for d in _drawings(rng, 4)]
         splits[k] = arr
     np.savez(path, **splits)
-    res = evaluate_model(model, path, split="valid")
+    res = evaluate(model, path, split="valid")
+    with pytest.warns(DeprecationWarning, match="use sketch_rnn.evaluate"):
+        assert evaluate_model(model, path, split="valid").n == 4
     assert res.n == 4 and np.isfinite(res.nll).all()
     csv = tmp_path / "out.csv"
     res.write_csv(csv)
     lines = csv.read_text().splitlines()
     assert len(lines) == res.n + 1 and lines[0].startswith("index,name,rows,nll")
     with pytest.raises(ValueError, match="no split 'nope'"):
-        evaluate_model(model, path, split="nope")
+        evaluate(model, path, split="nope")
     assert "L_R (masked pen)" in res.format_table()
 
 
@@ -183,23 +190,19 @@ def test_cli(tmp_path, pretrained, capsys):
 
 def test_legacy_vae_squashes_z_only_in_the_initial_state(monkeypatch):
     # sketch-rnn-js (VAE files < v6): initial state from tanh(z), every decoder step reads raw z.
-    model = SketchRNN(HParams(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2, max_seq_len=20))
-    model.z_tanh = True
+    hps = HParams(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2, max_seq_len=20)
+    model = SketchRNN(hps.model_config(z_tanh=True))
     seen = {}
-    init, dec = model.initial_state, model.decode
+    dec = model.decode_sequence
 
-    def initial_state(z, batch):
-        seen["init"] = z.numpy()
-        return init(z, batch)
-
-    def decode(x, z, state, **kw):
-        seen["decode"] = z.numpy()
+    def decode_sequence(x, z, state, **kw):
+        seen["z"], seen["state"] = np.asarray(z, np.float64), np.asarray(state, np.float64)
         return dec(x, z, state, **kw)
 
-    monkeypatch.setattr(model, "initial_state", initial_state)
-    monkeypatch.setattr(model, "decode", decode)
+    monkeypatch.setattr(model, "decode_sequence", decode_sequence)
     drawing = np.array([[3.0, 1.0, 0], [2.0, -4.0, 0], [-1.0, 2.0, 1]], np.float32)
     evaluate_drawings(model, [drawing], scale=1.0, sample_z=True, seed=1)  # z of order 1
-    assert np.abs(seen["decode"]).max() > 0.5
-    np.testing.assert_allclose(seen["init"], np.tanh(seen["decode"]), rtol=1e-6)
-    assert not np.allclose(seen["init"], seen["decode"])
+    w, b = (np.asarray(v, np.float64) for v in (model.init_w, model.init_b))
+    assert np.abs(seen["z"]).max() > 0.5
+    np.testing.assert_allclose(seen["state"], np.tanh(np.tanh(seen["z"]) @ w + b), atol=1e-6)
+    assert not np.allclose(seen["state"], np.tanh(seen["z"] @ w + b), atol=1e-4)

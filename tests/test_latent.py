@@ -10,7 +10,7 @@ from _helpers import randomize
 from sketch_rnn.hparams import HParams
 from sketch_rnn.latent import analogy, eigen_sketches, grid, interpolate, morph, pca, project
 from sketch_rnn.model import SketchRNN
-from sketch_rnn.sample import encode
+from sketch_rnn.sampling import encode
 from sketch_rnn.strokes import lerp, slerp
 
 Z = 4

@@ -3,7 +3,6 @@ encoder and decoder, length masking, the z -> state projection, dropout and conf
 
 from __future__ import annotations
 
-import contextlib
 import json
 
 import numpy as np
@@ -11,10 +10,13 @@ import pytest
 import tensorflow as tf
 from _helpers import randomize
 
-import sketch_rnn.cells
 from sketch_rnn.cells import HYPER_EMBEDDING_SIZE, HYPER_NUM_UNITS, dense
 from sketch_rnn.hparams import HParams
 from sketch_rnn.model import SketchRNN
+from sketch_rnn.runtime import RuntimeOptions
+
+REFERENCE = RuntimeOptions(recurrence="reference")
+FUSED = RuntimeOptions(recurrence="fused")
 
 E, D, Z, M = 8, 16, 4, 2
 TINY = dict(enc_rnn_size=E, dec_rnn_size=D, z_size=Z, num_mixture=M, max_seq_len=12)
@@ -26,18 +28,10 @@ def tiny(**kw) -> HParams:
 
 
 
-@contextlib.contextmanager
-def no_svd_init():
-    """Build models without the orthogonal (SVD) init of ``W_hh``, for tests that only look at
-    shapes or overwrite every weight: with many big hyper cells it dominates the run time."""
-    original = getattr(sketch_rnn.cells, "_orthogonal", None)
-    if original is not None:
-        sketch_rnn.cells._orthogonal = lambda rows, cols, rng: np.zeros((rows, cols))
-    try:
-        yield
-    finally:
-        if original is not None:
-            sketch_rnn.cells._orthogonal = original
+def uninitialized(hps) -> SketchRNN:
+    """A model without the orthogonal (SVD) init of ``W_hh``, for tests that only look at shapes or
+    overwrite every weight: with many big hyper cells it dominates the run time."""
+    return SketchRNN(hps, initialize=False)
 
 
 # HyperLSTM models are slow to build (their 256-unit hyper cells get orthogonal SVD inits), so the
@@ -51,11 +45,9 @@ def hyper_model(conditional: bool = True) -> SketchRNN:
     if key not in _SHARED:
         if conditional:
             hps = tiny(enc_model="hyper", dec_model="hyper", recurrent_dropout_prob=0.5)
-            with no_svd_init():
-                _SHARED[key] = randomize(SketchRNN(hps), seed=99, scale=0.3)
+            _SHARED[key] = randomize(uninitialized(hps), seed=99, scale=0.3)
         else:
-            with no_svd_init():
-                _SHARED[key] = SketchRNN(tiny(dec_model="hyper", conditional=False))
+            _SHARED[key] = SketchRNN(tiny(dec_model="hyper", conditional=False))
     return _SHARED[key]
 
 
@@ -125,8 +117,8 @@ def np_cell_step(cell, kind, x, state):
 
 
 def np_encode(model, x, lengths):
-    kind = model.hps.enc_model
-    e = model.hps.enc_rnn_size
+    kind = model.config.enc_model
+    e = model.config.enc_rnn_size
     rows = []
     for b, n in enumerate(lengths):
         seq = np.asarray(x[b, 1 : n + 1], np.float64)
@@ -146,7 +138,7 @@ def np_encode(model, x, lengths):
 
 def np_decode(model, x, z):
     """Teacher-forced decoder over ``x[:, :-1]``: raw outputs and the flat final state."""
-    hps = model.hps
+    hps = model.config
     kind, d = hps.dec_model, hps.dec_rnn_size
     x = np.asarray(x, np.float64)
     b = x.shape[0]
@@ -171,8 +163,7 @@ def n_params(model):
 
 
 def test_default_parameter_count_matches_reference():
-    with no_svd_init():
-        model = SketchRNN(HParams())
+    model = uninitialized(HParams())
     assert n_params(model) == 2_186_107
     # REFERENCE.md 1.1: encoder 536,576 + mu/sigma heads 131,328 + z->state 132,096
     # + decoder LSTM 1,323,008 + output 63,099.
@@ -199,8 +190,7 @@ def test_default_parameter_count_matches_reference():
 def test_parity_case_parameter_counts(enc, dec, conditional, expected):
     hps = HParams(enc_model=enc, dec_model=dec, conditional=conditional, num_mixture=3,
                   dec_rnn_size=32, **({"enc_rnn_size": 16, "z_size": 8} if conditional else {}))
-    with no_svd_init():
-        assert n_params(SketchRNN(hps)) == expected
+    assert n_params(uninitialized(hps)) == expected
 
 
 def _cell_shapes(kind, inp, n):
@@ -293,7 +283,7 @@ def test_reference_initialisation():
 def test_encoder_matches_numpy_oracle(kind):
     model = randomize(SketchRNN(tiny(enc_model=kind, dec_model=kind)), seed=1)
     x, lengths = make_batch([6, 3, 1, 5], seed=2)
-    mu, presig = model.encode(x, lengths)
+    mu, presig = model.posterior(x, lengths)
     want_mu, want_presig = np_encode(model, x, lengths)
     assert mu.dtype == tf.float32 and tuple(mu.shape) == (4, Z)
     np.testing.assert_allclose(mu.numpy(), want_mu, atol=2e-5, rtol=1e-5)
@@ -365,31 +355,29 @@ def test_encoder_ignores_rows_after_length(kind):
     model = model_for(kind, seed=9)
     lengths = [6, 2, 4]
     x, n = make_batch(lengths, seed=10)
-    mu, presig = (a.numpy() for a in model.encode(x, n))
+    mu, presig = (a.numpy() for a in model.posterior(x, n))
     # Garbage instead of padding after each length, and a longer padded batch.
     junk, _ = make_batch(lengths, t=11, seed=10, garbage=True)
     for b, length in enumerate(lengths):  # the same sketches, different rows after them
         np.testing.assert_array_equal(junk[b, : length + 1], x[b, : length + 1])
     assert np.abs(junk[1, 3:7] - x[1, 3:7]).min() > 0
     for xx in (junk, junk[:, :7]):
-        mu2, presig2 = (a.numpy() for a in model.encode(xx, n))
+        mu2, presig2 = (a.numpy() for a in model.posterior(xx, n))
         np.testing.assert_allclose(mu2, mu, atol=1e-6)
         np.testing.assert_allclose(presig2, presig, atol=1e-6)
-    # XLA-style static loops (over every row) give the same result.
-    model.static_loops = True
-    mu3, _ = model.encode(junk, n)
+    # The reference loops (over every padded row) give the same result.
+    mu3, _ = model.posterior(junk, n, runtime=REFERENCE)
     np.testing.assert_allclose(mu3.numpy(), mu, atol=1e-6)
-    model.static_loops = False
     # Each sketch encoded alone gives its row of the batch.
     for b, length in enumerate(lengths):
-        alone, _ = model.encode(x[b : b + 1, : length + 1], n[b : b + 1])
+        alone, _ = model.posterior(x[b : b + 1, : length + 1], n[b : b + 1])
         np.testing.assert_allclose(alone.numpy()[0], mu[b], atol=1e-6)
     # A change inside a sketch does change its code (the test above can fail).
     changed = x.copy()
     changed[1, 2, 0] += 1.0
-    assert np.abs(model.encode(changed, n)[0].numpy()[1] - mu[1]).max() > 1e-4
+    assert np.abs(model.posterior(changed, n)[0].numpy()[1] - mu[1]).max() > 1e-4
     # ... and so does a shorter length.
-    shorter = model.encode(x, np.array([5, 2, 4], np.int32))[0].numpy()
+    shorter = model.posterior(x, np.array([5, 2, 4], np.int32))[0].numpy()
     assert np.abs(shorter[0] - mu[0]).max() > 1e-4
     np.testing.assert_allclose(shorter[1:], mu[1:], atol=1e-6)
 
@@ -398,7 +386,7 @@ def test_encode_unconditional_raises():
     model = SketchRNN(tiny(conditional=False))
     x, n = make_batch([3])
     with pytest.raises(ValueError, match="unconditional"):
-        model.encode(x, n)
+        model.posterior(x, n)
     out = model(x, n)
     assert "mu" not in out and "z" not in out
     np.testing.assert_array_equal(out["initial_state"].numpy(), np.zeros([1, 2 * D]))
@@ -447,7 +435,7 @@ def _eps(b):
 @pytest.mark.parametrize("kind", ["lstm", "layer_norm", "hyper"])
 def test_recurrent_dropout_only_in_training(kind):
     model = model_for(kind, seed=17, use_recurrent_dropout=True, recurrent_dropout_prob=0.5)
-    assert model.hps.use_recurrent_dropout and model.hps.recurrent_dropout_prob == 0.5
+    assert model.config.use_recurrent_dropout and model.config.recurrent_dropout_prob == 0.5
     x, n = make_batch([6, 5], seed=18)
     e1, e2 = model(x, n, training=False, eps=_eps(2)), model(x, n, training=False, eps=_eps(2))
     np.testing.assert_array_equal(e1["raw"].numpy(), e2["raw"].numpy())
@@ -463,20 +451,17 @@ def test_fused_recurrences_match_plain_loops_with_dropout(kind):
     # (automatic gradient; masks as values), with the same dropout masks from the same seed.
     # (the shared hyper model is built with recurrent_dropout_prob 0.5: the others match it)
     model = model_for(kind, seed=19, use_recurrent_dropout=True, recurrent_dropout_prob=0.5)
-    assert model.hps.use_recurrent_dropout and model.hps.recurrent_dropout_prob == 0.5
+    assert model.config.use_recurrent_dropout and model.config.recurrent_dropout_prob == 0.5
     x, n = make_batch([6, 3, 5], seed=20)
     seed = tf.constant([3, 4], tf.int64)
     results = []
-    try:
-        for fused in (True, False):
-            model.fused = fused
-            with tf.GradientTape() as tape:
-                out = model(x, n, training=True, eps=np.ones([3, Z], np.float32), noise_seed=seed)
-                loss = tf.reduce_sum(tf.square(out["raw"])) + tf.reduce_sum(out["presig"])
-            grads = tape.gradient(loss, model.trainable_weights)
-            results.append((out["raw"].numpy(), out["mu"].numpy(), [g.numpy() for g in grads]))
-    finally:
-        model.fused = True
+    for runtime in (FUSED, REFERENCE):
+        with tf.GradientTape() as tape:
+            out = model(x, n, training=True, eps=np.ones([3, Z], np.float32), noise_seed=seed,
+                        runtime=runtime)
+            loss = tf.reduce_sum(tf.square(out["raw"])) + tf.reduce_sum(out["presig"])
+        grads = tape.gradient(loss, model.trainable_weights)
+        results.append((out["raw"].numpy(), out["mu"].numpy(), [g.numpy() for g in grads]))
     (raw_f, mu_f, g_f), (raw_p, mu_p, g_p) = results
     np.testing.assert_allclose(raw_f, raw_p, atol=1e-5)
     np.testing.assert_allclose(mu_f, mu_p, atol=1e-5)
@@ -570,7 +555,7 @@ def test_get_config_from_config_round_trip():
     config = model.get_config()
     config = json.loads(json.dumps(config))  # JSON-serialisable
     again = SketchRNN.from_config(config)
-    assert again.hps == hps
+    assert again.config == hps.model_config(scale_factor=18.5) == model.config
     assert again.scale_factor == 18.5
     assert again.name == "my_model"
     assert [tuple(v.shape) for v in again.weights] == [tuple(v.shape) for v in model.weights]
@@ -580,7 +565,7 @@ def test_get_config_from_config_round_trip():
     b = again(x, n, eps=_eps(2))["raw"].numpy()
     np.testing.assert_array_equal(a, b)
     plain = SketchRNN.from_config(SketchRNN(tiny()).get_config())
-    assert plain.scale_factor is None and plain.hps == tiny()
+    assert plain.scale_factor is None and plain.config == tiny().model_config()
 
 
 def test_call_shapes_and_dtypes():

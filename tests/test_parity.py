@@ -6,7 +6,9 @@ and what the original code computed from it (``expected.npz`` / ``expected.json`
 conventions and tolerances are in that directory's ``README.md``). Nothing here is special-cased
 by case name: conditional or not, M, cell types and shapes come from each case's own files.
 
-Checked per case, on the main batch and the ``long_`` batch (250-step sketches):
+Checked per case, on the main batch and the ``long_`` batch (250-step sketches), for both ways the
+teacher-forced sequences run (the reference ``keras.ops`` loops and the fused plug-in of
+``sketch_rnn.fast``):
 
 * encoder ``mean``, ``presig``, ``sigma``, ``z`` and the decoder ``initial_state`` (abs 1e-6);
 * every per-position mixture output and ``final_state``:
@@ -33,8 +35,10 @@ import pytest
 import tensorflow as tf
 
 from sketch_rnn import losses
+from sketch_rnn.hparams import HParams
 from sketch_rnn.interop.tf1 import load_tf1_checkpoint, tf1_names
-from sketch_rnn.sample import sample_strokes5
+from sketch_rnn.runtime import RuntimeOptions
+from sketch_rnn.sampling import sample_strokes5
 from sketch_rnn.train import compute_losses
 
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -74,6 +78,8 @@ GRAD_KL_WEIGHT = 0.5
 
 case_param = pytest.mark.parametrize("case_dir", CASES, ids=CASE_IDS)
 batch_param = pytest.mark.parametrize("batch", BATCHES)
+RECURRENCES = {name: RuntimeOptions(recurrence=name) for name in ("fused", "reference")}
+recurrence_param = pytest.mark.parametrize("recurrence", sorted(RECURRENCES))
 
 
 # -- the lazily computed, per-module cache -----------------------------------------------------------
@@ -89,9 +95,10 @@ class Case:
         with open(folder / "expected.json") as f:
             self.info = json.load(f)
         self.model = load_tf1_checkpoint(folder)
-        self.hps = self.model.hps
-        self._forward: dict[tuple[str, str], dict] = {}
-        self._grads: dict[str, dict[str, np.ndarray]] | None = None
+        self.hps = HParams.load(folder)
+        self._forward: dict[tuple[str, str, str], dict] = {}
+        self._forward_fns: dict[tuple[str, str], object] = {}
+        self._grads: dict[str, dict[str, dict[str, np.ndarray]]] = {}
         self._sample = None
 
     def ref(self, batch: str, key: str) -> np.ndarray:
@@ -103,35 +110,26 @@ class Case:
     def eps(self, batch_size: int) -> tf.Tensor:
         return tf.zeros([batch_size, self.hps.z_size])
 
-    def _with_form(self, form: str, fn):
-        """Run ``fn()`` (which traces ``compute_losses``) with the model's gmm_loss set to ``form``."""
-        original = self.model.hps
-        self.model.hps = original.replace(gmm_loss=form)
-        try:
-            return fn()
-        finally:
-            self.model.hps = original
-
-    def forward(self, batch: str, form: str) -> dict[str, np.ndarray]:
-        """Model outputs, mixture parameters and every cost for one batch and loss form."""
-        if (batch, form) not in self._forward:
+    def forward(self, batch: str, form: str, recurrence: str = "fused") -> dict[str, np.ndarray]:
+        """Model outputs, mixture parameters and every cost for one batch, loss form and recurrence."""
+        key = (batch, form, recurrence)
+        if key not in self._forward:
             x = tf.constant(self.ref(batch, "x"), tf.float32)
             seq_len = tf.constant(self.ref(batch, "seq_len"), tf.int32)
-            fn = self._forward_fn(form)
-            out = self._with_form(form, lambda: fn(x, seq_len, self.eps(x.shape[0])))
-            self._forward[(batch, form)] = {k: v.numpy() for k, v in out.items()}
-        return self._forward[(batch, form)]
+            out = self._forward_fn(form, recurrence)(x, seq_len, self.eps(x.shape[0]))
+            self._forward[key] = {k: v.numpy() for k, v in out.items()}
+        return self._forward[key]
 
-    def _forward_fn(self, form: str):
+    def _forward_fn(self, form: str, recurrence: str):
         model, hps = self.model, self.hps
+        runtime = RECURRENCES[recurrence]
         m = hps.num_mixture
-        fns = self.__dict__.setdefault("_forward_fns", {})
-        if form in fns:
-            return fns[form]
+        if (form, recurrence) in self._forward_fns:
+            return self._forward_fns[(form, recurrence)]
 
         @tf.function
         def fn(x, seq_len, eps):
-            out = model(x, seq_len, training=False, eps=eps)
+            out = model(x, seq_len, training=False, eps=eps, runtime=runtime)
             res = {k: out[k] for k in ("raw", "initial_state", "final_state")}
             res.update(losses.mixture_params(out["raw"], m))
             target = x[:, 1:]
@@ -139,11 +137,10 @@ class Case:
             res["lib/r_cost"] = losses.reconstruction_loss(out["raw"], target, m, mask_pen=True, form=form)
             res["lib/r_cost_unmasked"] = losses.reconstruction_loss(
                 out["raw"], target, m, mask_pen=False, form=form)
-            # ... and the trainer's loss function (which reads hps.gmm_loss).
-            parts = compute_losses(model, x, seq_len, tf.constant(GRAD_KL_WEIGHT), training=False,
-                                   eps=eps)
-            start = compute_losses(model, x, seq_len, tf.constant(hps.kl_weight_start), training=False,
-                                   eps=eps)
+            # ... and the trainer's loss function.
+            kw = dict(training=False, eps=eps, kl_tolerance=hps.kl_tolerance, form=form, runtime=runtime)
+            parts = compute_losses(model, x, seq_len, tf.constant(GRAD_KL_WEIGHT), **kw)
+            start = compute_losses(model, x, seq_len, tf.constant(hps.kl_weight_start), **kw)
             res["r_cost"] = parts["r_cost_masked"]
             res["r_cost_unmasked"] = parts["r_cost"]
             res["kl_cost"] = parts["kl_cost"]
@@ -160,14 +157,14 @@ class Case:
                     res["lib/r_cost_unmasked"], kl, GRAD_KL_WEIGHT, hps.kl_tolerance)
             return res
 
-        fns[form] = fn
+        self._forward_fns[(form, recurrence)] = fn
         return fn
 
-    def gradients(self) -> dict[str, dict[str, np.ndarray]]:
-        """``{"grad": {ckpt name: array}, "grad_masked": {...}}`` on the main batch, the model's own
+    def gradients(self, recurrence: str = "fused") -> dict[str, dict[str, np.ndarray]]:
+        """``{"grad": {ckpt name: array}, "grad_masked": {...}}`` on the main batch, the case's own
         loss form (what training uses)."""
-        if self._grads is None:
-            model = self.model
+        if recurrence not in self._grads:
+            model, hps, runtime = self.model, self.hps, RECURRENCES[recurrence]
             variables = [v for v, _ in tf1_names(model)]
             x = tf.constant(self.ref("main", "x"), tf.float32)
             seq_len = tf.constant(self.ref("main", "seq_len"), tf.int32)
@@ -176,8 +173,9 @@ class Case:
             def fn(x, seq_len, eps):
                 with tf.GradientTape(persistent=True) as tape:
                     # eps = 0 (not z = mu) so that the gradient flows through z = mu + sigma * eps.
-                    parts = compute_losses(model, x, seq_len, tf.constant(GRAD_KL_WEIGHT),
-                                           training=False, eps=eps)
+                    parts = compute_losses(model, x, seq_len, tf.constant(GRAD_KL_WEIGHT), training=False,
+                                           eps=eps, kl_tolerance=hps.kl_tolerance, form=hps.gmm_loss,
+                                           runtime=runtime)
                     masked = parts["r_cost_masked"] + GRAD_KL_WEIGHT * parts["kl_cost"]
                 unmasked_g = tape.gradient(parts["cost"], variables)
                 masked_g = tape.gradient(masked, variables)
@@ -186,15 +184,15 @@ class Case:
                 return fill(unmasked_g), fill(masked_g)
 
             unmasked_g, masked_g = fn(x, seq_len, self.eps(x.shape[0]))
-            self._grads = {"grad": {}, "grad_masked": {}}
+            grads = self._grads[recurrence] = {"grad": {}, "grad_masked": {}}
             for (_, names), gu, gm in zip(tf1_names(model), unmasked_g, masked_g, strict=True):
                 for kind, g in (("grad", gu.numpy()), ("grad_masked", gm.numpy())):
                     if isinstance(names, str):
-                        self._grads[kind][names] = g
+                        grads[kind][names] = g
                     else:
                         for i, name in enumerate(names):
-                            self._grads[kind][name] = g[i]
-        return self._grads
+                            grads[kind][name] = g[i]
+        return self._grads[recurrence]
 
     def greedy_sample(self):
         if self._sample is None:
@@ -286,11 +284,12 @@ def test_checkpoint_variable_names(case: Case):
 # -- forward values -----------------------------------------------------------------------------------
 
 
+@recurrence_param
 @batch_param
 @case_param
-def test_latent_and_initial_state(case: Case, batch: str, record_property):
+def test_latent_and_initial_state(case: Case, batch: str, recurrence: str, record_property):
     """Encoder mean / presig / sigma, z (= mean at eps 0) and the decoder's initial state."""
-    out = case.forward(batch, case.hps.gmm_loss)
+    out = case.forward(batch, case.hps.gmm_loss, recurrence)
     keys = ["initial_state"]
     if case.hps.conditional:
         keys += ["mean", "presig", "sigma", "batch_z"]
@@ -312,11 +311,12 @@ def test_latent_and_initial_state(case: Case, batch: str, record_property):
 
 
 @pytest.mark.parametrize("key", PER_POSITION)
+@recurrence_param
 @batch_param
 @case_param
-def test_per_position_outputs(case: Case, batch: str, key: str, record_property):
+def test_per_position_outputs(case: Case, batch: str, recurrence: str, key: str, record_property):
     """Mixture outputs per position and the final decoder state, against the noise-floor rule."""
-    ours = case.forward(batch, case.hps.gmm_loss)[key]
+    ours = case.forward(batch, case.hps.gmm_loss, recurrence)[key]
     ref = case.ref(batch, key)
     assert ours.shape == ref.shape, f"{key}: ours {ours.shape} vs reference {ref.shape}"
     name = prefix(batch) + key
@@ -339,11 +339,12 @@ def test_per_position_outputs(case: Case, batch: str, key: str, record_property)
 
 
 @pytest.mark.parametrize("form", FORMS)
+@recurrence_param
 @batch_param
 @case_param
-def test_costs(case: Case, batch: str, form: str, record_property):
+def test_costs(case: Case, batch: str, recurrence: str, form: str, record_property):
     """Every stored cost within 1e-5, from ``train.compute_losses`` and from ``losses`` directly."""
-    out = case.forward(batch, form)
+    out = case.forward(batch, form, recurrence)
     checks = []
     for key in COSTS:
         if case.has(batch, key):
@@ -368,11 +369,12 @@ def test_costs(case: Case, batch: str, form: str, record_property):
 
 
 @pytest.mark.parametrize("kind", ["grad", "grad_masked"])
+@recurrence_param
 @case_param
-def test_gradients(case: Case, kind: str, record_property):
+def test_gradients(case: Case, recurrence: str, kind: str, record_property):
     """Per checkpoint variable: ``grad_masked`` within ``1e-4 max|ref| + 1e-7``; ``grad``
     (unmasked, noisier) within ``max(1e-4 max|ref|, 10 noise floor) + 1e-7``."""
-    ours = case.gradients()[kind]
+    ours = case.gradients(recurrence)[kind]
     trainable = set(case.info["trainable_variables"])
     stored = {k[len(kind) + 1:] for k in case.expected if k.startswith(f"{kind}/")}
     assert stored == trainable, (f"{kind}: stored gradients vs trainable variables differ: "

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from sketch_rnn.checkpoint import load_model
-from sketch_rnn.evaluation import evaluate_model
-from sketch_rnn.sample import sample
+from sketch_rnn.evaluation import evaluate
+from sketch_rnn.sampling import sample
 
 # Test-split figures recorded in checkpoints/README.md (z = mu, pen loss masked, reference units).
 RECORDED_R_LOSS_MASKED = -0.097464
@@ -28,22 +28,22 @@ def test_small_enough_for_the_repository(repo_dir):
 
 
 def test_config_and_scale(sheep_model):
-    hps = sheep_model.hps
-    assert (hps.enc_model, hps.dec_model, hps.conditional) == ("layer_norm", "layer_norm", True)
+    c = sheep_model.config
+    assert (c.enc_model, c.dec_model, c.conditional) == ("layer_norm", "layer_norm", True)
     assert sheep_model.scale_factor == pytest.approx(18.5198, abs=1e-4)
 
 
 def test_test_split_losses_match_the_readme(sheep_model, aaron_sheep_path):
     # The whole test split, deterministic (z = mu): the figures in the README are these weights'; a
     # random model scores about 2.
-    drawings_result = evaluate_model(sheep_model, aaron_sheep_path, split="test")
+    drawings_result = evaluate(sheep_model, aaron_sheep_path, split="test")
     assert drawings_result.n == 300
     assert drawings_result.r_loss_masked == pytest.approx(RECORDED_R_LOSS_MASKED, abs=5e-4)
     assert drawings_result.kl == pytest.approx(RECORDED_KL, abs=5e-4)
 
 
 def test_draws_sheep(sheep_model):
-    max_len = sheep_model.hps.max_seq_len
+    max_len = sheep_model.config.max_seq_len
     drawings = sample(sheep_model, 8, temperature=0.4, seed=0)
     assert len(drawings) == 8
     for d in drawings:

@@ -3,8 +3,6 @@ component frequencies, offset moments, seeds, early stopping, errors; encode and
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -12,7 +10,8 @@ from _helpers import randomize
 
 from sketch_rnn.hparams import HParams
 from sketch_rnn.model import SketchRNN
-from sketch_rnn.sample import decode, encode, sample, sample_strokes5
+from sketch_rnn.runtime import RuntimeOptions
+from sketch_rnn.sampling import Sampler, decode, encode, sample, sample_strokes5
 from sketch_rnn.strokes import pad_batch
 
 E, D, Z, M = 8, 16, 4, 3
@@ -95,7 +94,7 @@ def test_greedy_takes_argmax_component_mean_and_argmax_pen(which, request):
     start = np.tile(np.float32([0, 0, 1, 0, 0]), (B, 1, 1))
     inputs = np.concatenate([start, res.strokes5[:, :-1]], 1)
     z_t = None if z is None else tf.constant(z)
-    raw, _ = model.decode(inputs, z_t, model.initial_state(z_t, B))
+    raw, _ = model.decode_sequence(inputs, z_t, model.initial_state(z_t, B))
     np.testing.assert_allclose(raw.numpy(), res.raw, atol=1e-4)
 
 
@@ -143,19 +142,16 @@ def test_seed_draws_z_reproducibly(vae):
     assert np.abs(a.raw[:, 0] - c.raw[:, 0]).max() > 1e-4  # a different z, a different first step
 
 @pytest.mark.parametrize("greedy", [False, True])
-def test_lanes_do_not_change_the_draw(vae, monkeypatch, greedy):
-    # Batches from LANE_MIN_BATCH on run as lanes (graph mode); the random numbers of a step are
-    # drawn for the whole batch, so the sketches are those of one lane.
-    sample_module = importlib.import_module("sketch_rnn.sample")  # (the package exports sample())
+def test_lanes_do_not_change_the_draw(vae, greedy):
+    # Batches from lane_min_batch on run as lanes (graph mode); the random numbers of a step are
+    # drawn for the whole batch, so the drawings are those of one lane.
     n = 10
-    kw = dict(n=n, temperature=0.8, greedy=greedy, seed=5, max_len=L, early_stop=False,
-              jit_compile=False)
-    monkeypatch.setattr(sample_module, "default_lanes", lambda: 2)
-    monkeypatch.setattr(sample_module, "LANE_MIN_BATCH", n)
-    lanes = sample_strokes5(vae, **kw)
-    monkeypatch.setattr(sample_module, "LANE_MIN_BATCH", n + 1)
-    one = sample_strokes5(vae, **kw)
-    assert sample_module._lanes(n, False) == 1
+    kw = dict(temperature=0.8, greedy=greedy, seed=5, max_len=L, early_stop=False, jit_compile=False)
+    in_lanes = Sampler(vae, RuntimeOptions(lanes=2, lane_min_batch=n))
+    in_one = Sampler(vae, RuntimeOptions(lanes=2, lane_min_batch=n + 1))
+    assert in_lanes._lanes(n, False) == 2 and in_one._lanes(n, False) == 1
+    lanes = in_lanes.strokes5(n, **kw)
+    one = in_one.strokes5(n, **kw)
     np.testing.assert_allclose(lanes.raw, one.raw, atol=1e-5)
     np.testing.assert_allclose(lanes.strokes5, one.strokes5, atol=1e-5)
     np.testing.assert_array_equal(lanes.lengths, one.lengths)
@@ -293,7 +289,7 @@ def test_max_len_bounds_the_loop():
         assert (res.strokes5[..., 4] == 0).all()
         drawings = sample(never_ends, n=B, temperature=1.0, seed=6, max_len=max_len)
         assert [d.shape for d in drawings] == [(max_len, 3)] * B
-    # The default is hps.max_seq_len.
+    # The default is config.max_seq_len.
     assert TINY["max_seq_len"] == L
     assert sample_strokes5(never_ends, n=B, seed=6).strokes5.shape == (B, L, 5)
 
@@ -372,7 +368,7 @@ def test_encode_equals_model_encode_on_padded_batch(vae):
     assert mu.shape == (7, Z) and mu.dtype == np.float32
     lengths = np.array([len(d) for d in drawings], np.int32)
     x = pad_batch(drawings, int(lengths.max()) + 3)
-    want, _ = vae.encode(x, lengths)
+    want, _ = vae.posterior(x, lengths)
     np.testing.assert_allclose(mu, want.numpy(), atol=1e-6)
     # Chunking does not change anything.
     np.testing.assert_allclose(encode(vae, drawings, batch_size=2), mu, atol=1e-6)
@@ -383,7 +379,7 @@ def test_encode_equals_model_encode_on_padded_batch(vae):
 @pytest.mark.parametrize("enc_model", ["lstm", "layer_norm", "hyper"])
 def test_encode_xla_matches_graph_at_edge_lengths(enc_model):
     # The XLA encoder (two loops side by side, two steps per iteration, stopping at the real
-    # length) against model.encode: odd and even lengths, one point, exactly the padded bucket (64)
+    # length) against model.posterior: odd and even lengths, one point, exactly the padded bucket (64)
     # and one more, and the masking of a small batch.
     model = randomize(SketchRNN(HParams(**TINY, enc_model=enc_model)), seed=4)
     rng = np.random.default_rng(5)
@@ -393,7 +389,7 @@ def test_encode_xla_matches_graph_at_edge_lengths(enc_model):
         d[:, 2] = rng.integers(0, 2, length)
         drawings.append(d)
     lengths = np.array([len(d) for d in drawings], np.int32)
-    want, _ = model.encode(pad_batch(drawings, int(lengths.max())), lengths)
+    want, _ = model.posterior(pad_batch(drawings, int(lengths.max())), lengths)
     for d, w in zip(drawings, want.numpy(), strict=True):
         np.testing.assert_allclose(encode(model, [d], jit_compile=True)[0], w, atol=1e-5)
     np.testing.assert_allclose(encode(model, drawings[:3], jit_compile=True), want[:3], atol=1e-5)
@@ -404,8 +400,7 @@ def test_encode_xla_matches_graph_at_edge_lengths(enc_model):
 def test_z_tanh_applies_to_the_initial_state_only(vae):
     """Legacy browser VAEs (``z_tanh``): sketch-rnn-js makes the decoder's initial state from
     ``tanh(z)`` but feeds the raw ``z`` as input, and its ``encode`` returns ``z`` untouched."""
-    legacy = randomize(SketchRNN(HParams(**TINY)), seed=1)  # vae's weights
-    legacy.z_tanh = True
+    legacy = randomize(SketchRNN(HParams(**TINY).model_config(z_tanh=True)), seed=1)  # vae's weights
     drawings = _drawings(3, seed=14)
     np.testing.assert_array_equal(encode(legacy, drawings), encode(vae, drawings))
     z = 3.0 * np.random.default_rng(15).normal(size=(2, Z)).astype(np.float32)
@@ -416,12 +411,10 @@ def test_z_tanh_applies_to_the_initial_state_only(vae):
     plain = sample_strokes5(vae, z=z, greedy=True, max_len=L, early_stop=False)
     assert np.abs(plain.raw - got.raw).max() > 1e-3
     # complete() primes the decoder from the same state.
-    from sketch_rnn.sample import _compiled_primer
-
     inputs = np.zeros([2, 4, 5], np.float32)
     inputs[:, :, 2] = 1.0
-    primed = _compiled_primer(legacy)(tf.constant(inputs), tf.constant(z))
-    _, want_state = vae.decode(inputs, tf.constant(z), vae.initial_state(tf.tanh(z)))
+    primed = Sampler(legacy)._primer()(tf.constant(inputs), tf.constant(z))
+    _, want_state = vae.decode_sequence(inputs, tf.constant(z), vae.initial_state(tf.tanh(z)))
     np.testing.assert_allclose(primed, want_state, atol=1e-5)
 
 

@@ -13,11 +13,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sketch_rnn.cells import CPU_LANES
 from sketch_rnn.checkpoint import load_model, weights_equal
 from sketch_rnn.data import load_dataset
+from sketch_rnn.fast.fused import CPU_LANES
 from sketch_rnn.hparams import HParams
-from sketch_rnn.train import MAX_BAD_STEPS, Trainer, TrainStep, build_optimizer, evaluate
+from sketch_rnn.train import (
+    MAX_BAD_STEPS,
+    Trainer,
+    TrainStep,
+    build_optimizer,
+    compute_losses,
+    evaluate_split,
+)
 
 TINY = dict(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=3, batch_size=20)
 
@@ -30,9 +37,9 @@ def sheep_dir(repo_dir):
 def test_training_lowers_validation_loss(sheep_dir, tmp_path):
     hps = HParams(**TINY, save_every=40, num_steps=80, learning_rate=0.005)
     trainer = Trainer(hps, sheep_dir, str(tmp_path), seed=1, progress=False)
-    before = evaluate(trainer.model, trainer.valid_data, hps.kl_weight_start)
+    before = evaluate_split(trainer.model, trainer.valid_data, hps.kl_weight_start)
     summary = trainer.train()
-    after = evaluate(trainer.model, trainer.valid_data, hps.kl_weight_start)
+    after = evaluate_split(trainer.model, trainer.valid_data, hps.kl_weight_start)
     assert summary.step == 80
     assert after["r_cost"] < before["r_cost"] - 0.3, (before, after)
     assert summary.best_valid_cost == pytest.approx(after["cost"], rel=1e-5)
@@ -40,7 +47,8 @@ def test_training_lowers_validation_loss(sheep_dir, tmp_path):
     model = load_model(tmp_path)
     assert weights_equal(model, trainer.model)
     assert model.scale_factor == pytest.approx(18.5198, abs=1e-4)
-    assert model.hps.max_seq_len == 250
+    assert model.config.max_seq_len == 250 and model.config.name == "aaron_sheep"
+    assert HParams.load(tmp_path) == trainer.hps  # the run's data and training settings too
     # TensorBoard got the reference's summaries.
     tags = set()
     for f in glob.glob(str(tmp_path / "events.out.tfevents.*")):
@@ -109,12 +117,42 @@ def test_gradients_are_clipped_elementwise(sheep_dir):
     from sketch_rnn.model import SketchRNN
 
     model = SketchRNN(ds.hps)
-    step = TrainStep(model, build_optimizer(ds.hps))
+    step = TrainStep(model, build_optimizer(ds.hps.train_config()), ds.hps.train_config())
     x, n = ds.train.random_batch()
     _, grads, finite = step._grads(x, n, tf.constant(0.01))
     assert bool(finite)
     top = max(float(tf.reduce_max(tf.abs(g))) for g in grads)
     assert top == pytest.approx(1e-4)
+
+
+def test_xla_compiled_step_equals_the_default(sheep_dir):
+    # --jit_compile runs the reference recurrences (static trip counts) under XLA: the same losses
+    # and gradients as the default fused step, dropout included (same seed, same masks).
+    hps = HParams(**TINY, recurrent_dropout_prob=0.7)
+    ds = load_dataset(sheep_dir, hps, seed=0)
+    from sketch_rnn.model import SketchRNN
+
+    model = SketchRNN(ds.hps)
+    x, n = ds.train.get_batch(0)
+    eps, seed = tf.zeros([len(n), ds.hps.z_size]), tf.constant([5, 6], tf.int64)
+    config = ds.hps.train_config()
+    results = []
+    for jit in (False, True):
+        runtime = TrainStep(model, build_optimizer(config), config, jit_compile=jit).runtime
+        assert runtime.uses_fused() == (not jit)
+
+        @tf.function(jit_compile=jit)
+        def grads(x, n, runtime=runtime):
+            with tf.GradientTape() as tape:
+                parts = compute_losses(model, x, n, 0.1, training=True, eps=eps, noise_seed=seed,
+                                       runtime=runtime)
+            return parts["cost"], tape.gradient(parts["cost"], model.trainable_variables)
+
+        results.append(grads(x, n))
+    (cost_a, grads_a), (cost_b, grads_b) = results
+    assert float(cost_a) == pytest.approx(float(cost_b), abs=1e-5)
+    for a, b in zip(grads_a, grads_b, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-4)
 
 
 def _train_cmd(log_root, data_dir, extra=()):
@@ -146,7 +184,7 @@ def test_kill_9_then_resume(sheep_dir, tmp_path):
     step = _resume_step(log_root)
     assert step >= 10
     model = load_model(log_root)  # the best checkpoint is intact
-    assert model.hps.dec_rnn_size == 32
+    assert model.config.dec_rnn_size == 32
     target = step + 3
     # The last --hparams wins; the rest of the config comes from log_root's model_config.json.
     cmd = _train_cmd(log_root, sheep_dir, ["--resume_training", f"--hparams=num_steps={target}"])
@@ -170,7 +208,7 @@ def test_cli_rejects_bad_hparams(sheep_dir, tmp_path):
 THREADS_SCRIPT = """
 import sys
 import tensorflow as tf
-from sketch_rnn.train import configure_cpu_threads
+from sketch_rnn.fast import configure_cpu_threads
 if sys.argv[1] == "late":
     tf.constant(1.0) + 1.0  # TensorFlow has run: its pools are fixed
 print(configure_cpu_threads(), tf.config.threading.get_intra_op_parallelism_threads())

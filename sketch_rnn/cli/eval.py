@@ -13,9 +13,12 @@ highest-NLL drawings (outliers) and ``--worst_svg`` draws them on a grid.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-START_TOKENS = {"zeros": (0.0, 0.0, 0.0, 0.0, 0.0), "tf": (0.0, 0.0, 1.0, 0.0, 0.0)}
+from sketch_rnn.strokes import BROWSER_START_TOKEN, START_TOKEN
+
+START_TOKENS = {"zeros": BROWSER_START_TOKEN, "tf": START_TOKEN}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -40,13 +43,18 @@ def main_args(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from sketch_rnn.checkpoint import load_model
     from sketch_rnn.evaluation import evaluate_drawings, load_drawings
+    from sketch_rnn.hparams import CONFIG_FILE, HParams
 
     try:
         model = load_model(args.model)
+        # The KL term's weight and floor are training settings: the model folder's hparams, if any.
+        config_file = os.path.join(args.model, CONFIG_FILE)
+        train = (HParams.load(config_file) if os.path.isfile(config_file) else HParams()).train_config()
         drawings, names = load_drawings(args.data, args.split)
         start = None if args.start_token == "model" else START_TOKENS[args.start_token]
         result = evaluate_drawings(model, drawings, scale=args.scale, start_token=start,
-                                   batch_size=args.batch_size, sample_z=args.sample_z, seed=args.seed)
+                                   batch_size=args.batch_size, sample_z=args.sample_z, seed=args.seed,
+                                   kl_weight=train.kl_weight, kl_tolerance=train.kl_tolerance)
     except (ValueError, FileNotFoundError) as e:
         print(f"sketch_rnn_eval: error: {e}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ sketch-rnn-js's pixel factor 2).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -28,6 +29,7 @@ def parser() -> argparse.ArgumentParser:
 def main_args(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from sketch_rnn.checkpoint import load_model
+    from sketch_rnn.hparams import CONFIG_FILE, HParams
     from sketch_rnn.interop.browser import export_browser_model
     from sketch_rnn.interop.tf1 import export_tf1_checkpoint
 
@@ -40,7 +42,10 @@ def main_args(argv: list[str] | None = None) -> int:
         elif out.endswith(".json"):
             raise ValueError(f"{out}: a browser model file must end in .gen.json or .vae.json")
         else:
-            out = export_tf1_checkpoint(model, out, step=args.step)
+            # The model folder's data and training settings go into magenta's model_config.json too.
+            config_file = os.path.join(args.log_root, CONFIG_FILE)
+            hps = HParams.load(config_file) if os.path.isfile(config_file) else None
+            out = export_tf1_checkpoint(model, out, step=args.step, hps=hps)
     except (ValueError, FileNotFoundError) as e:
         print(f"sketch_rnn_export: error: {e}", file=sys.stderr)
         return 2

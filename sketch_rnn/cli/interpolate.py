@@ -81,7 +81,7 @@ def _check_flags() -> None:
 
 def _endpoints(model) -> tuple[np.ndarray, np.ndarray]:
     """The two drawings in model units."""
-    from sketch_rnn.sample import pixel_scale
+    from sketch_rnn.strokes import to_model_units
 
     if FLAGS.data:
         from sketch_rnn.data import load_npz
@@ -99,12 +99,11 @@ def _endpoints(model) -> tuple[np.ndarray, np.ndarray]:
                     f"(0..{len(drawings) - 1})"
                 )
             pair.append(clamp(np.asarray(drawings[i], np.float32)))
-        factor = pixel_scale(model)
+        factor = model.config.units_per_model_unit()
     else:
         pair = [read_strokes(FLAGS.a, "a"), read_strokes(FLAGS.b, "b")]
-        factor = pixel_scale(model) if FLAGS.units == "pixels" else 1.0
-    scale = np.array([factor, factor, 1.0], np.float32)
-    return pair[0] / scale, pair[1] / scale
+        factor = model.config.units_per_model_unit() if FLAGS.units == "pixels" else 1.0
+    return to_model_units(pair[0], factor), to_model_units(pair[1], factor)
 
 
 def main(argv) -> int:

@@ -38,9 +38,10 @@ def main(argv) -> int:
     del argv
     from sketch_rnn.checkpoint import load_model
     from sketch_rnn.draw import grid_svg, save_svg
+    from sketch_rnn.fast import configure_cpu_threads
     from sketch_rnn.hparams import HParams
-    from sketch_rnn.sample import sample
-    from sketch_rnn.train import Trainer, configure_cpu_threads
+    from sketch_rnn.sampling import sample
+    from sketch_rnn.train import Trainer
 
     configure_cpu_threads()
     if FLAGS.pretrained and os.path.isdir(FLAGS.pretrained):

@@ -4,7 +4,7 @@
     sketch_rnn_sample --log_root=DIR --complete=start.npy --units=pixels --num=8 --out=done.svg
     sketch_rnn_sample --log_root=DIR --num=9 --color_by_stroke=hsv --out=sheep.png --png_size=600
 
-A thin wrapper over :func:`sketch_rnn.sample.sample` / :func:`sketch_rnn.sample.complete`:
+A thin wrapper over :func:`sketch_rnn.sampling.sample` / :func:`sketch_rnn.sampling.complete`:
 ``--log_root`` is a ``sketch_rnn`` model folder or a magenta TF1 checkpoint folder;
 ``--complete`` names a stroke-3 drawing (``.npy`` array ``[L, 3]`` or ``.json`` list of
 ``[dx, dy, pen_lift]``) to continue ``--num`` ways. Drawings are laid out on a grid
@@ -71,7 +71,7 @@ def main(argv) -> int:
         raise app.UsageError(f"--temperature={FLAGS.temperature}: must be > 0")
     from sketch_rnn.checkpoint import load_model
     from sketch_rnn.draw import grid_svg, save
-    from sketch_rnn.sample import complete, sample
+    from sketch_rnn.sampling import complete, sample
 
     try:
         model = load_model(FLAGS.log_root)

@@ -47,7 +47,8 @@ def resolve_hparams(hparams: str, config: str | None, resume: bool, log_root: st
 
 def main(argv) -> int:
     del argv
-    from sketch_rnn.train import Trainer, configure_cpu_threads  # imports TensorFlow: keep --help fast
+    from sketch_rnn.fast import configure_cpu_threads  # imports TensorFlow: keep --help fast
+    from sketch_rnn.train import Trainer
 
     configure_cpu_threads()
 

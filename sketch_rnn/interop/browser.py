@@ -14,16 +14,16 @@ holds one base64 string per variable: little-endian int16, value ``= int16 * 10 
 Only plain LSTM cells exist in this format (TF1 gate order i, j, f, o, forget bias +1 at run time,
 exactly our :class:`~sketch_rnn.cells.LSTMCell`), so the arrays map one to one onto the model.
 
-A loaded model remembers the browser conventions as plain attributes (read by the sampler and the
-evaluator): ``start_token = (0, 0, 0, 0, 0)`` (sketch-rnn-js's ``zero_input``; TF models use
-``(0, 0, 1, 0, 0)``), ``pixel_scale = scale_factor / pixel_factor`` (pixels per model unit),
-``pixel_factor``, ``temperature_convention = "browser"``, ``browser_info`` (the file's info) and
-``z_tanh`` (True for VAE files older than version 6). sketch-rnn-js applies that legacy ``tanh``
-in one place only, ``get_init_state_from_latent_vector``: the decoder's initial state is
-``tanh(tanh(z) @ init_w + init_b)`` while every decoder step still reads the raw ``z`` (its
-``update(x, state, z)`` and its demos pass the code untouched; its own ``decode()`` ignores the
-version). The sampler (``sample``, ``decode``, ``complete``) and the evaluator do the same by
-themselves; :func:`browser_initial_state` computes that state for your own decoding loops.
+A loaded model's :class:`~sketch_rnn.config.ModelConfig` holds the browser conventions (the sampler,
+the evaluator and ``save_model`` read them there): ``start_token = (0, 0, 0, 0, 0)``
+(sketch-rnn-js's ``zero_input``; TF models use ``(0, 0, 1, 0, 0)``), ``scale_factor`` = the file's
+``scale_factor / pixel_factor`` (pixels per model unit), ``pixel_factor``,
+``temperature_convention = "browser"``, ``name``, ``max_seq_len`` and ``z_tanh`` (True for VAE
+files older than version 6). sketch-rnn-js applies that legacy ``tanh`` in one place only,
+``get_init_state_from_latent_vector``: the decoder's initial state is ``tanh(tanh(z) @ init_w +
+init_b)`` while every decoder step still reads the raw ``z`` (its ``update(x, state, z)`` and its
+demos pass the code untouched; its own ``decode()`` ignores the version). The model's
+``initial_state`` does the same; :func:`browser_initial_state` gives that state as numpy.
 
 Both browser clients hard-code 20 mixture components (``NMIXTURE`` / ``N_mixture``) and
 @magenta/sketch reads decoder-only files only; the exporter warns about a model they cannot run.
@@ -33,7 +33,7 @@ raises one ``ValueError`` naming the file and what is wrong.
 
 Example:
     >>> model = load_browser_model("../shared/pretrained/sketch_rnn_js/cat.gen.json")  # doctest: +SKIP
-    >>> model.start_token, model.temperature_convention  # doctest: +SKIP
+    >>> model.config.start_token, model.config.temperature_convention  # doctest: +SKIP
     ((0.0, 0.0, 0.0, 0.0, 0.0), 'browser')
     >>> export_browser_model(model, "cat_copy.gen.json", mode="gen")  # doctest: +SKIP
 """
@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
 import math
 import os
@@ -50,9 +49,9 @@ import warnings
 
 import numpy as np
 
-from sketch_rnn.hparams import HParams
+from sketch_rnn.config import ModelConfig
+from sketch_rnn.strokes import BROWSER_START_TOKEN
 
-BROWSER_START_TOKEN = (0.0, 0.0, 0.0, 0.0, 0.0)
 DEFAULT_PIXEL_FACTOR = 2.0
 FORMAT_VERSION = 6
 WEIGHT_RANGE = 10.0
@@ -181,7 +180,7 @@ def _shape_problem(shapes: list[tuple[int, ...]], vae: bool) -> str | None:
 def _model_arrays(model) -> list:
     """The model's variables in the browser file order."""
     out = []
-    if model.hps.conditional:
+    if model.config.conditional:
         for cell in (model.enc_fw, model.enc_bw):
             out += [cell.W_xh, cell.W_hh, cell.bias]
         out += [model.mu_w, model.mu_b, model.presig_w, model.presig_b, model.init_w, model.init_b]
@@ -193,75 +192,54 @@ def load_browser_model(path: str | os.PathLike, pixel_factor: float = DEFAULT_PI
     """Load a ``*.gen.json`` (unconditional LSTM decoder) or ``*.vae.json`` (LSTM VAE) model.
 
     ``pixel_factor`` is sketch-rnn-js's (2.0 for p5.js, 1.0 for paper.js): one model unit is
-    ``scale_factor / pixel_factor`` pixels, stored as ``model.pixel_scale``. See the module
-    docstring for the other convention attributes.
+    ``scale_factor / pixel_factor`` pixels, the model's ``config.scale_factor``. See the module
+    docstring for the other conventions.
     """
     from sketch_rnn.model import SketchRNN
 
     path = os.fspath(path)
     info, shapes, arrays = read_browser_file(path)
-    vae = len(arrays) == VAE_BLOBS
-    d, n_out = shapes[-5]
-    kw = dict(dec_model="lstm", dec_rnn_size=d, num_mixture=(n_out - 3) // 6,
-              max_seq_len=int(info["max_seq_len"]), conditional=vae,
-              use_recurrent_dropout=False, is_training=False)
-    if vae:
-        kw.update(enc_model="lstm", enc_rnn_size=shapes[1][0], z_size=shapes[6][1])
-    name = str(info.get("name", "")) or os.path.basename(path).split(".")[0]
-    kw["data_set"] = (f"{name}.npz",)
-    with _cheap_init():
-        model = SketchRNN(HParams(**kw), scale_factor=None)
+    model = SketchRNN(browser_config(info, shapes, path, pixel_factor), initialize=False)
     for var, arr in zip(_model_arrays(model), arrays, strict=True):
         var.assign(arr)
-    set_browser_conventions(model, info, pixel_factor)
     return model
 
 
-@contextlib.contextmanager
-def _cheap_init():
-    """Skip the orthogonal (SVD) initialisation of ``W_hh`` while building a model whose weights are
-    all assigned right after: it is the slow part of construction and its values are discarded."""
-    from sketch_rnn import cells
-
-    saved = cells._orthogonal
-    cells._orthogonal = lambda rows, cols, rng: np.zeros((rows, cols))
-    try:
-        yield
-    finally:
-        cells._orthogonal = saved
-
-
-def set_browser_conventions(model, info: dict, pixel_factor: float = DEFAULT_PIXEL_FACTOR) -> None:
-    """Set the attributes that make a model behave as the browser clients run it."""
-    model.start_token = BROWSER_START_TOKEN
-    model.pixel_factor = float(pixel_factor)
-    model.pixel_scale = float(info["scale_factor"]) / float(pixel_factor)
-    model.temperature_convention = "browser"
-    model.browser_info = dict(info)
+def browser_config(info: dict, shapes: list[list[int]], path: str = "",
+                   pixel_factor: float = DEFAULT_PIXEL_FACTOR) -> ModelConfig:
+    """The :class:`~sketch_rnn.config.ModelConfig` of a browser file (its checked ``info`` and
+    ``shapes``): an lstm decoder (and encoder for a VAE), and the browser conventions."""
+    vae = len(shapes) == VAE_BLOBS
+    d, n_out = shapes[-5]
+    kw = dict(dec_model="lstm", dec_rnn_size=d, num_mixture=(n_out - 3) // 6,
+              max_seq_len=int(info["max_seq_len"]), conditional=vae, use_recurrent_dropout=False)
+    if vae:
+        kw.update(enc_model="lstm", enc_rnn_size=shapes[1][0], z_size=shapes[6][1])
     version = info.get("version", FORMAT_VERSION)
-    model.z_tanh = bool(model.hps.conditional and version < FORMAT_VERSION)
+    return ModelConfig(**kw, scale_factor=float(info["scale_factor"]) / float(pixel_factor),
+                       pixel_factor=float(pixel_factor), start_token=BROWSER_START_TOKEN,
+                       temperature_convention="browser", z_tanh=bool(vae and version < FORMAT_VERSION),
+                       name=str(info.get("name", "")) or os.path.basename(os.fspath(path)).split(".")[0])
 
 
 def browser_initial_state(model, z) -> np.ndarray:
     """The decoder's flat initial state ``[n, state_size]`` for latent codes ``z`` as sketch-rnn-js
-    computes it: ``tanh(W tanh(z) + b)`` for a legacy VAE (``model.z_tanh``), else ``tanh(W z + b)``.
+    computes it (the model's ``initial_state``): ``tanh(W tanh(z) + b)`` for a legacy VAE
+    (``config.z_tanh``), else ``tanh(W z + b)``.
 
     The decoder steps themselves read the raw ``z`` either way, so pass both on:
     ``sample_strokes5(model, z=z, initial_state=browser_initial_state(model, z))``.
     """
-    import tensorflow as tf
-
-    if not model.hps.conditional:
+    config = model.config
+    if not config.conditional:
         raise ValueError("browser_initial_state needs a conditional (VAE) model; a decoder-only model "
                          "starts from zeros")
     z = np.asarray(z, np.float32)
     if z.ndim == 1:
         z = z[None]
-    if z.ndim != 2 or z.shape[1] != model.hps.z_size:
-        raise ValueError(f"z has shape {z.shape}: expected [n, {model.hps.z_size}] or [{model.hps.z_size}]")
-    if getattr(model, "z_tanh", False):
-        z = np.tanh(z)
-    return np.asarray(model.initial_state(tf.constant(z), len(z)))
+    if z.ndim != 2 or z.shape[1] != config.z_size:
+        raise ValueError(f"z has shape {z.shape}: expected [n, {config.z_size}] or [{config.z_size}]")
+    return np.asarray(model.initial_state(z, len(z)))
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -272,59 +250,42 @@ def browser_json(model, mode: str = "gen", name: str | None = None,
     """The ``[info, shapes, weights]`` document for ``model`` (see :func:`export_browser_model`)."""
     if mode not in ("gen", "vae"):
         raise ValueError(f"mode={mode!r}: expected 'gen' or 'vae'")
-    hps = model.hps
-    cells = [("dec_model", hps.dec_model)]
+    config = model.config
+    cells = [("dec_model", config.dec_model)]
     if mode == "vae":
-        cells.append(("enc_model", hps.enc_model))
+        cells.append(("enc_model", config.enc_model))
     for key, value in cells:
         if value != "lstm":
             raise ValueError(f"cannot export a {key}={value!r} model to the browser format: sketch-rnn-js "
                              "and @magenta/sketch only implement plain LSTM cells (dec_model=lstm"
                              + (", enc_model=lstm" if mode == "vae" else "") + ")")
-    if mode == "gen" and hps.conditional:
+    if mode == "gen" and config.conditional:
         raise ValueError("mode='gen' needs an unconditional (decoder-only) model; this one is conditional "
                          "(its decoder reads z): export it with mode='vae'")
-    if mode == "vae" and not hps.conditional:
+    if mode == "vae" and not config.conditional:
         raise ValueError("mode='vae' needs a conditional model; this one is unconditional: use mode='gen'")
-    if hps.num_mixture != CLIENT_NUM_MIXTURE:
+    if config.num_mixture != CLIENT_NUM_MIXTURE:
         # Still a valid file (our loader reads any size), so only a warning: another client may cope.
-        warnings.warn(f"num_mixture={hps.num_mixture}: sketch-rnn-js and @magenta/sketch hard-code "
+        warnings.warn(f"num_mixture={config.num_mixture}: sketch-rnn-js and @magenta/sketch hard-code "
                       f"{CLIENT_NUM_MIXTURE} mixture components and cannot run this file", UserWarning,
                       stacklevel=3)
     if scale_factor is None:
-        scale_factor = _browser_scale_factor(model)
+        if config.scale_factor is None:
+            raise ValueError("the model has no scale factor: pass scale_factor= (pixels per model unit x 2)")
+        # One model unit is `scale_factor` data units (pixels for QuickDraw data); the browser clients
+        # divide their canvas pixels by the file's scale_factor / pixel_factor.
+        scale_factor = config.scale_factor * config.pixel_factor
     info = {
         "mode": 2 if mode == "gen" else 0,
-        "version": 5 if (mode == "vae" and getattr(model, "z_tanh", False)) else FORMAT_VERSION,
-        "max_seq_len": int(max_seq_len if max_seq_len is not None else hps.max_seq_len),
-        "name": name if name is not None else _model_name(model),
+        "version": 5 if (mode == "vae" and config.z_tanh) else FORMAT_VERSION,
+        "max_seq_len": int(max_seq_len if max_seq_len is not None else config.max_seq_len),
+        "name": name if name is not None else (config.name or "sketch_rnn"),
         "scale_factor": float(scale_factor),
     }
     arrays = [np.asarray(v, np.float32) for v in _model_arrays(model)]
     shapes = [list(a.shape) for a in arrays]
     blobs = [base64.b64encode(quantize(a).tobytes()).decode("ascii") for a in arrays]
     return [info, shapes, blobs]
-
-
-def _browser_scale_factor(model) -> float:
-    info = getattr(model, "browser_info", None)
-    if info and "scale_factor" in info:
-        return float(info["scale_factor"])
-    if getattr(model, "pixel_scale", None):
-        return float(model.pixel_scale) * float(getattr(model, "pixel_factor", DEFAULT_PIXEL_FACTOR))
-    # A model trained here: one model unit is `scale_factor` data units (pixels for QuickDraw data);
-    # the browser divides its pixels by scale_factor / pixel_factor.
-    if model.scale_factor:
-        return float(model.scale_factor) * DEFAULT_PIXEL_FACTOR
-    raise ValueError("the model has no scale factor: pass scale_factor= (pixels per model unit x 2)")
-
-
-def _model_name(model) -> str:
-    info = getattr(model, "browser_info", None)
-    if info and info.get("name"):
-        return str(info["name"])
-    data = model.hps.data_set
-    return os.path.basename(data[0]).split(".")[0] if data else "sketch_rnn"
 
 
 def export_browser_model(model, path: str | os.PathLike, mode: str | None = None, *,
@@ -336,7 +297,7 @@ def export_browser_model(model, path: str | os.PathLike, mode: str | None = None
         model: an lstm :class:`SketchRNN` (``dec_model=lstm``, and ``enc_model=lstm`` for vae).
         path: the output file (by convention ``<name>.gen.json`` or ``<name>.vae.json``).
         mode: ``"gen"`` (unconditional model, 5 arrays) or ``"vae"`` (conditional, 17 arrays);
-            default: from the file name, else from ``hps.conditional``.
+            default: from the file name, else from ``config.conditional``.
         name, scale_factor, max_seq_len: the info fields; by default the model's own (for a model
             trained here ``scale_factor = 2 x`` its data normalising factor, so sketch-rnn-js's
             default pixel factor 2 maps its pixels back to data units).
@@ -346,11 +307,11 @@ def export_browser_model(model, path: str | os.PathLike, mode: str | None = None
     Example: a decoder-only model and back; :func:`load_browser_model` sets the browser conventions.
         >>> import tempfile
         >>> from sketch_rnn.model import SketchRNN
-        >>> gen = SketchRNN(HParams(dec_rnn_size=16, conditional=False), scale_factor=18.5)
+        >>> gen = SketchRNN(ModelConfig(dec_rnn_size=16, conditional=False, scale_factor=18.5))
         >>> path = export_browser_model(gen, os.path.join(tempfile.mkdtemp(), "toy.gen.json"))
         >>> back = load_browser_model(path)
-        >>> back.start_token, back.temperature_convention
-        ((0.0, 0.0, 0.0, 0.0, 0.0), 'browser')
+        >>> back.config.start_token, back.config.temperature_convention, back.config.scale_factor
+        ((0.0, 0.0, 0.0, 0.0, 0.0), 'browser', 18.5)
         >>> bool(max(np.abs(a - b).max() for a, b in zip(gen.get_weights(), back.get_weights())) <= 5 / 32767)
         True
     """
@@ -358,7 +319,7 @@ def export_browser_model(model, path: str | os.PathLike, mode: str | None = None
     if mode is None:
         base = os.path.basename(path)
         mode = "vae" if base.endswith(".vae.json") else "gen" if base.endswith(".gen.json") else (
-            "vae" if model.hps.conditional else "gen")
+            "vae" if model.config.conditional else "gen")
     doc = browser_json(model, mode, name=name, scale_factor=scale_factor, max_seq_len=max_seq_len)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:

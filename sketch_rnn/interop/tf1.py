@@ -69,7 +69,7 @@ def tf1_names(model: SketchRNN) -> list[tuple[tf.Variable, str | list[str]]]:
     """
     s = SCOPE
     out = []
-    if model.hps.conditional:
+    if model.config.conditional:
         out += _cell_names(model.enc_fw, f"{s}/ENC_RNN/fw")
         out += _cell_names(model.enc_bw, f"{s}/ENC_RNN/bw")
         out += [
@@ -138,7 +138,7 @@ def load_tf1_checkpoint(path: str | os.PathLike, hps: HParams | None = None) -> 
     if not glob.glob(glob.escape(prefix) + ".data-*"):
         raise FileNotFoundError(f"{prefix}: the checkpoint has an index but no .data-* file "
                                 "(the weights are missing)")
-    model = SketchRNN(hps, scale_factor=None)
+    model = SketchRNN(hps.model_config(), initialize=False)
 
     def get(name):
         try:
@@ -201,11 +201,13 @@ def tf1_tensors(model: SketchRNN) -> dict[str, np.ndarray]:
     return out
 
 
-def export_tf1_checkpoint(model: SketchRNN, folder: str | os.PathLike, step: int = 0) -> str:
+def export_tf1_checkpoint(model: SketchRNN, folder: str | os.PathLike, step: int = 0,
+                          hps: HParams | None = None) -> str:
     """Write ``model`` as a magenta TF1 checkpoint folder; returns the checkpoint prefix.
 
-    The folder gets ``model_config.json`` (magenta's hparam keys with values; our extra
-    ``gmm_loss`` / ``pad_to`` dropped), a ``checkpoint`` text file and ``vector-<step>.index`` /
+    The folder gets ``model_config.json`` (magenta's hparam keys with values: the model's, and the
+    data and training settings of ``hps`` when given, else magenta's defaults; our extra ``gmm_loss``
+    / ``pad_to`` dropped), a ``checkpoint`` text file and ``vector-<step>.index`` /
     ``.data-00000-of-00001`` written by TF's ``SaveV2`` (the op ``tf.compat.v1.train.Saver`` uses),
     holding every variable under its magenta name plus the trainer's scalars ``global_step``,
     ``Variable`` (learning rate) and ``Variable_1`` (KL weight).
@@ -221,7 +223,8 @@ def export_tf1_checkpoint(model: SketchRNN, folder: str | os.PathLike, step: int
     """
     folder = os.fspath(folder)
     os.makedirs(folder, exist_ok=True)
-    hps = model.hps
+    hps = HParams.from_configs(model.config, hps.data_config(), hps.train_config()) if hps is not None \
+        else HParams.from_configs(model.config)
     tensors = {name: tf.constant(v) for name, v in tf1_tensors(model).items()}
     tensors[f"{SCOPE}/global_step"] = tf.constant(int(step), tf.int32)
     tensors[f"{SCOPE}/Variable"] = tf.constant(float(hps.learning_rate), tf.float32)

@@ -1,0 +1,42 @@
+"""TensorFlow's side of :mod:`sketch_rnn.backend` (imported only on the TensorFlow backend)."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def fold_in(seed, k: int):
+    # Seeds kept non-negative: from a negative one XLA draws other numbers than TensorFlow's kernels,
+    # and a step compiled with XLA (--jit_compile) should drop what the same step without drops.
+    seed = _non_negative(tf.convert_to_tensor(seed))
+    return _non_negative(tf.random.experimental.stateless_fold_in(seed, k))
+
+
+def _non_negative(seed):
+    return tf.bitwise.bitwise_and(seed, tf.constant(0x7FFFFFFF, seed.dtype))
+
+
+def kept(shape, keep_prob: float, seed=None):
+    # Uniform 32-bit integers below keep * 2**32: the keep probability exact to 2^-32, and about
+    # twice as fast as float uniforms (the masks are ~25M numbers per default training step).
+    if seed is None:
+        seed = tf.random.uniform([2], maxval=tf.int32.max, dtype=tf.int32)
+    bits = tf.random.stateless_uniform(shape, seed, minval=None, maxval=None, dtype=tf.uint32)
+    return bits < tf.constant(int(keep_prob * 2**32), tf.uint32)
+
+
+def scan(step, carry, xs, collect: bool = False):
+    # Inputs are read through TensorArrays, so that their gradients accumulate without the quadratic
+    # cost of slicing a tensor inside a loop; maximum_iterations lets XLA size the gradient's stacks.
+    flat = tf.nest.flatten(xs)
+    steps = flat[0].shape[0] if flat[0].shape[0] is not None else tf.shape(flat[0])[0]
+    arrays = [tf.TensorArray(x.dtype, size=steps, infer_shape=True).unstack(x) for x in flat]
+    out = tf.TensorArray(tf.float32, size=steps) if collect else tf.constant(0)
+
+    def body(t, c, out):
+        y, c = step(c, tf.nest.pack_sequence_as(xs, [a.read(t) for a in arrays]))
+        return t + 1, c, (out.write(t, y) if collect else out)
+
+    _, carry, out = tf.while_loop(lambda t, *_: t < steps, body, (tf.constant(0), carry, out),
+                                  maximum_iterations=steps)
+    return carry, (out.stack() if collect else None)
