@@ -10,7 +10,7 @@ and ``../datasets/aaron_sheep``, relative to ``notebooks/``) and ``SKETCH_RNN_NB
 fill the outputs from another model (relative paths here are taken from the current directory).
 The notebooks' source is not changed, only their outputs.
 
-Before saving, a picture keeps one form (``sketch_rnn.SVG`` offers each picture as SVG, as PNG and
+Before saving, a picture keeps one form (``sketch_rnn.draw.SVG`` offers each picture as SVG, as PNG and
 as plain text, which is the SVG document again): by default SVG, unless the SVG is over 64 kB and
 the PNG is smaller, as for a grid or map of hundreds of sketches, several times larger as SVG path
 text (``--form=svg`` keeps SVG only, ``--form=all`` everything). TensorFlow's C++ start-up log
