@@ -10,7 +10,10 @@ come from the same machine state (this machine's speed drifts by up to 1.5x over
 ``--rounds N`` the order alternates (ref, ours / ours, ref, ...) and the timed steps are pooled.
 
 Printed per config: seconds per step of each (median over timed steps), the speed-up
-(reference / ours), the peak RSS of each process and the memory ratio (ours / reference), and
+(reference / ours), the machine's matmul floor for the step (the step's matrix products at the rate
+this machine reaches on a recurrence-shaped product, measured in our run: see
+``ours/train_speed.py``; where both sides come near it, the speed-up says more about the machine than
+about the code), the peak RSS of each process and the memory ratio (ours / reference), and
 whether issue #2's goals hold (>= 2x speed, <= 0.5x memory). ``--json_out`` (default
 ``bench/out/train-<time>.json``, git-ignored) keeps all raw figures.
 
@@ -91,6 +94,9 @@ def _pool(results: list[dict]) -> dict | None:
         "all_steps": steps,
         "peak_rss_gib": max(peaks) if peaks else None,
         "first_cost": costs[0][0] if costs else None,
+        "floor_sec_per_step": min((r["floor_sec_per_step"] for r in results if "floor_sec_per_step" in r),
+                                  default=None),
+        "step_gflop": next((r["step_gflop"] for r in results if "step_gflop" in r), None),
         "runs": results,
     }
 
@@ -167,6 +173,8 @@ def main(argv=None) -> int:
                 _measure.fmt(ref and ref["sec_per_step"]),
                 _measure.fmt(ours and ours["sec_per_step"]),
                 _measure.fmt(speedup, ".2f", "x"),
+                _measure.fmt(ours and ours["floor_sec_per_step"]),
+                _measure.fmt(ours and ours["step_gflop"], ".0f"),
                 _measure.fmt(ref and ref["peak_rss_gib"], ".2f"),
                 _measure.fmt(ours and ours["peak_rss_gib"], ".2f"),
                 _measure.fmt(mem, ".2f", "x"),
@@ -194,6 +202,8 @@ def main(argv=None) -> int:
                 "magenta s/step",
                 "ours s/step",
                 "speed-up",
+                "matmul floor s/step",
+                "step GFLOP",
                 "magenta peak GiB",
                 "ours peak GiB",
                 "memory ours/ref",

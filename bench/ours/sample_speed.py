@@ -64,7 +64,7 @@ def main(argv=None) -> dict:
     from sketch_rnn.data import load_dataset
     from sketch_rnn.hparams import HParams
     from sketch_rnn.model import SketchRNN
-    from sketch_rnn.sample import encode, sample_strokes5
+    from sketch_rnn.sampling import encode, sample_strokes5
 
     keras.utils.set_random_seed(args.seed)
     hps = HParams().override(args.hparams or None).replace(enc_model=args.enc_model,

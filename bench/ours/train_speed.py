@@ -19,7 +19,13 @@ come back to Python as the reference's ``sess.run`` returns them).
 A step's time is the whole loop body, batch preparation included. Prints one JSON line with the
 reference script's fields (``sec_per_step``, ``all_steps``, ``warmup_steps``,
 ``sec_per_step_run_only``, ``sec_per_batch_prep``, ``cpu_sec_per_step``, ``costs``,
-``trainable_params``, ``peak_rss_gib``, ``machine``, ...) plus ``device``.
+``trainable_params``, ``peak_rss_gib``, ``machine``, ...) plus ``device`` and the machine's
+**matmul floor** for the step: ``step_gflop`` (the matrix products of one step, forward and
+backward, counted with the reference's shapes: magenta multiplies ``[x, h]`` by ``[W_xh; W_hh]``),
+``matmul_gflops`` (the rate this machine reaches on a recurrence-shaped product, ``[batch / lanes,
+units] x [units, 4 units]``, measured here with the training's thread settings, every lane on its
+own core as the fused recurrences run) and ``floor_sec_per_step = step_gflop / matmul_gflops``: no
+implementation that does the reference's products runs a step in less.
 """
 
 from __future__ import annotations
@@ -59,9 +65,10 @@ def main(argv=None) -> dict:
 
     from sketch_rnn import schedules
     from sketch_rnn.data import load_dataset
+    from sketch_rnn.fast import configure_cpu_threads
     from sketch_rnn.hparams import HParams
     from sketch_rnn.model import SketchRNN
-    from sketch_rnn.train import TrainStep, build_optimizer, configure_cpu_threads
+    from sketch_rnn.train import TrainStep, build_optimizer
 
     threads = configure_cpu_threads()  # as sketch_rnn_train does
 
@@ -78,8 +85,8 @@ def main(argv=None) -> dict:
 
     t0 = time.perf_counter()
     model = SketchRNN(hps, scale_factor=ds.scale_factor)
-    optimizer = build_optimizer(hps)
-    step_fn = TrainStep(model, optimizer, jit_compile=args.jit_compile,
+    optimizer = build_optimizer(hps.train_config())
+    step_fn = TrainStep(model, optimizer, hps.train_config(), jit_compile=args.jit_compile,
                         rng=tf.random.Generator.from_seed(args.seed))
     build_sec = time.perf_counter() - t0
     n_params = int(sum(np.prod(v.shape) for v in model.trainable_variables))
@@ -104,6 +111,8 @@ def main(argv=None) -> dict:
         costs.append([parts["cost"], parts["r_cost"], parts["kl_cost"]])
 
     warm, timed = _measure.time_calls(one_step, args.steps, args.warmup)
+    step_gflop = reference_step_gflop(hps.model_config(), hps.batch_size, hps.max_seq_len)
+    matmul_gflops = recurrence_matmul_gflops(hps.batch_size, hps.dec_rnn_size)
 
     w = args.warmup
     gpus = tf.config.list_physical_devices("GPU")
@@ -128,6 +137,9 @@ def main(argv=None) -> dict:
             "intra_op_threads": threads,
         },
         "sec_per_step": _measure.median(timed),
+        "step_gflop": step_gflop,
+        "matmul_gflops": matmul_gflops,
+        "floor_sec_per_step": step_gflop / matmul_gflops,
         "all_steps": timed,
         "warmup_steps": warm,
         "sec_per_step_run_only": _measure.median(run_times[w:]),
@@ -148,6 +160,56 @@ def main(argv=None) -> dict:
     }
     _measure.emit(result)
     return result
+
+
+def _cell_gflop(kind: str, inputs: int, units: int, hyper_units: int, embedding: int) -> float:
+    """Multiply-adds x 2 of one cell step for one row, in GFLOP, with the reference's products."""
+    flop = 2 * (inputs + units) * 4 * units  # [x, h] @ [W_xh; W_hh]
+    if kind == "hyper":
+        flop += 2 * (inputs + units + hyper_units) * 4 * hyper_units  # the hyper cell on [x, h]
+        flop += 2 * hyper_units * embedding * (8 + 4)  # zw (8 gate parts) and zb (4)
+        flop += 2 * embedding * units * (8 + 4)  # alpha and beta
+    return flop / 1e9
+
+
+def reference_step_gflop(config, batch: int, steps: int) -> float:
+    """The matrix products of one training step, forward and backward (twice the forward: the
+    gradients of the inputs and of the weights), in GFLOP: ~288 for the default lstm model."""
+    c = config
+    per_row = _cell_gflop(c.dec_model, 5 + (c.z_size if c.conditional else 0), c.dec_rnn_size,
+                          c.hyper_num_units, c.hyper_embedding_size)
+    per_row += 2 * c.dec_rnn_size * c.output_size / 1e9
+    if c.conditional:
+        per_row += 2 * _cell_gflop(c.enc_model, 5, c.enc_rnn_size, c.hyper_num_units, c.hyper_embedding_size)
+    return 3 * per_row * batch * steps
+
+
+def recurrence_matmul_gflops(batch: int, units: int, lanes: int = 2, iterations: int = 200,
+                             repeats: int = 5) -> float:
+    """GFLOP/s of this machine on recurrence-shaped products: ``lanes`` independent chains of
+    ``[batch / lanes, units] x [units, 4 units]`` products (each using the previous one's output),
+    run side by side as the fused recurrences' lanes run; the best of ``repeats``."""
+    import tensorflow as tf
+
+    rows = batch // lanes
+    rng = np.random.default_rng(0)
+    w = tf.constant(rng.normal(0, 0.05, (units, 4 * units)).astype(np.float32))
+    h0 = [tf.constant(rng.normal(0, 1, (rows, units)).astype(np.float32)) for _ in range(lanes)]
+
+    @tf.function
+    def chains(*hs):
+        def body(i, *hs):
+            return (i + 1, *[tf.tanh(tf.matmul(h, w)[:, :units]) for h in hs])
+
+        return tf.while_loop(lambda i, *_: i < iterations, body, (tf.constant(0), *hs))[1:]
+
+    chains(*h0)  # compile
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        [np.asarray(h) for h in chains(*h0)]
+        best = min(best, time.perf_counter() - t0)
+    return 2 * rows * units * 4 * units * iterations * lanes / best / 1e9
 
 
 if __name__ == "__main__":
