@@ -4,8 +4,11 @@ A ``sketch_rnn`` model folder holds ``sketch_rnn.json`` (the format version and 
 :class:`~sketch_rnn.config.ModelConfig`: everything that changes what it computes, conventions
 included), ``model_config.json`` (magenta's hparams, data and training settings included, so that
 magenta's tools and ``sketch_rnn_train --resume_training`` read it) and TF checkpoint files written by
-``tf.train.CheckpointManager`` (``ckpt-<step>.index/.data-*`` plus the ``checkpoint`` pointer,
-which TF rewrites atomically, so a crash mid-save leaves the previous checkpoint in force). Folders
+:func:`write_checkpoint` (``ckpt-<step>.index/.data-*`` plus TF's ``checkpoint`` pointer). A save
+writes the new files, then replaces the pointer atomically, then deletes the oldest, so a crash at
+any moment leaves an intact checkpoint in force. Readers (:func:`load_model`, a resumed training
+run) do not trust the pointer alone: :func:`restore_newest` tries the checkpoints newest first and
+falls back, with a warning naming the file, past any that is damaged or half-written. Folders
 of format 1 (``sketch_rnn.json`` with only the scale factor; the model built from
 ``model_config.json``) still load.
 
@@ -29,8 +32,13 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
+import logging
 import os
+import re
+import shutil
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -40,7 +48,10 @@ from sketch_rnn.files import atomic_write_text
 from sketch_rnn.hparams import CONFIG_FILE, MODEL_HPARAMS, HParams
 from sketch_rnn.model import SketchRNN
 
+logger = logging.getLogger(__name__)
+
 META_FILE = "sketch_rnn.json"
+POINTER_FILE = "checkpoint"
 FORMAT_VERSION = 2
 #: The model config's fields that magenta's hparams do not hold (conventions, hyper cell sizes).
 _NOT_HPARAMS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name not in MODEL_HPARAMS)
@@ -73,8 +84,144 @@ def save_model(model: SketchRNN, folder: str | os.PathLike, step: int | None = N
     """
     folder = os.fspath(folder)
     write_meta(folder, model, hps)
-    manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model), folder, max_to_keep=5)
-    return manager.save(checkpoint_number=step)
+    if step is None:
+        step = max(checkpoint_numbers(folder), default=0) + 1
+    return write_checkpoint(tf.train.Checkpoint(model=model), folder, step, keep=5)
+
+
+# ---------------------------------------------------------------------------------------------
+# crash-safe checkpoint files
+
+
+def _crash_point(stage: str, prefix: str) -> None:
+    """Called between the stages of a save; fault-injection tests make it raise, as a kill would."""
+
+
+_CKPT_RE = re.compile(r"^ckpt-(\d+)\.index$")
+
+
+def checkpoint_numbers(folder: str | os.PathLike) -> list[int]:
+    """The numbers ``N`` of the ``ckpt-N`` checkpoints in ``folder`` (those with an index), newest
+    first, whatever the pointer file says."""
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted((int(m.group(1)) for m in map(_CKPT_RE.match, names) if m), reverse=True)
+
+
+def _read_pointer(folder: str) -> str | None:
+    """The checkpoint TF's pointer file names (a path in ``folder``), or None if it is absent or
+    unreadable."""
+    try:
+        with open(os.path.join(folder, POINTER_FILE), encoding="utf-8") as f:
+            m = re.search(r'^model_checkpoint_path:\s*"((?:[^"\\]|\\.)*)"', f.read(), re.M)
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not m:
+        return None
+    name = m.group(1)
+    return name if os.path.isabs(name) else os.path.join(folder, name)
+
+
+def _write_pointer(folder: str, numbers: list[int]) -> None:
+    """TF's ``checkpoint`` text file (what ``tf.train.latest_checkpoint`` reads), newest last,
+    replaced atomically."""
+    lines = [f'model_checkpoint_path: "ckpt-{numbers[0]}"']
+    lines += [f'all_model_checkpoint_paths: "ckpt-{n}"' for n in reversed(numbers)]
+    atomic_write_text(os.path.join(folder, POINTER_FILE), "\n".join(lines) + "\n")
+
+
+def write_checkpoint(ckpt: tf.train.Checkpoint, folder: str | os.PathLike, number: int, *,
+                     keep: int) -> str:
+    """Write ``folder/ckpt-<number>`` and keep the newest ``keep`` checkpoints; returns the prefix.
+
+    The stages are ordered so that a kill between (or inside) any two leaves a folder whose newest
+    intact checkpoint is a complete one: the new files are written (TF stages them under a temporary
+    name), then the pointer is replaced atomically, then older checkpoints and leftovers of
+    interrupted saves are deleted.
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> ckpt = tf.train.Checkpoint(v=tf.Variable(1.0))
+        >>> for n in (1, 2, 3):
+        ...     prefix = write_checkpoint(ckpt, folder, n, keep=2)
+        >>> os.path.basename(prefix), checkpoint_numbers(folder)
+        ('ckpt-3', [3, 2])
+        >>> os.path.basename(tf.train.latest_checkpoint(folder))
+        'ckpt-3'
+    """
+    folder = os.fspath(folder)
+    os.makedirs(folder, exist_ok=True)
+    prefix = os.path.join(folder, f"ckpt-{number}")
+    _crash_point("before_write", prefix)
+    ckpt.write(prefix)
+    _crash_point("written", prefix)
+    kept = [number] + [n for n in checkpoint_numbers(folder) if n != number][: keep - 1]
+    _write_pointer(folder, kept)
+    _crash_point("pointed", prefix)
+    for path in glob.glob(os.path.join(glob.escape(folder), "ckpt-*")):
+        m = re.match(r"^ckpt-(\d+)(?:\.|_temp)", os.path.basename(path))
+        if m and int(m.group(1)) not in kept:
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.remove(path)
+    _crash_point("swept", prefix)
+    return prefix
+
+
+# What reading a damaged, truncated or half-written checkpoint raises (TF's OpError subclasses,
+# "Read less bytes than requested" as an IndexError, a failed object-graph match, bad JSON in a
+# Python state).
+_DAMAGE = (tf.errors.OpError, ValueError, IndexError, AssertionError, OSError, UnicodeDecodeError)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"
+
+
+def restore_newest(folder: str | os.PathLike, read: Callable[[str], None], what: str = "checkpoint",
+                   check: Callable[[str], None] | None = None) -> str | None:
+    """Restore from the newest intact checkpoint in ``folder``; returns its prefix (None if the
+    folder holds none).
+
+    ``read(prefix)`` restores one checkpoint and raises if its files are damaged; then the next
+    older one is tried, with a warning naming the file. ``check(prefix)`` runs first; its
+    :class:`CheckpointMismatch` (intact weights that do not fit the config) is not damage, so it
+    stops the search. If every checkpoint is damaged, a ``ValueError`` names the newest and
+    what is wrong with it.
+    """
+    folder = os.fspath(folder)
+    candidates = [os.path.join(folder, f"ckpt-{n}") for n in checkpoint_numbers(folder)]
+    pointed = _read_pointer(folder)
+    if pointed is not None and pointed not in candidates and os.path.exists(pointed + ".index"):
+        candidates.insert(0, pointed)  # a checkpoint not named ckpt-N (written by other tools)
+    if not candidates:
+        return None
+    if os.path.exists(os.path.join(folder, POINTER_FILE)) and pointed is None:
+        logger.warning("%s: unreadable; looking at the checkpoint files themselves",
+                       os.path.join(folder, POINTER_FILE))
+    errors: list[tuple[str, BaseException]] = []
+    for i, prefix in enumerate(candidates):
+        try:
+            if check is not None:
+                check(prefix)
+            read(prefix)
+        except CheckpointMismatch:
+            raise
+        except _DAMAGE as e:
+            errors.append((prefix, e))
+        else:
+            return prefix
+        later = f"; trying {os.path.basename(candidates[i + 1])}" if i + 1 < len(candidates) else ""
+        logger.warning("%s: damaged or incomplete %s (%s)%s", prefix, what,
+                       _first_line(errors[-1][1]), later)
+    prefix, e = errors[0]
+    raise ValueError(f"{prefix}: damaged {what}, and no older intact one in {folder} "
+                     f"({_first_line(e)})")
 
 
 def is_sketch_rnn_folder(path: str | os.PathLike) -> bool:
@@ -136,13 +283,26 @@ def _load_ours(folder: str, prefix: str | None, hps: HParams | None) -> SketchRN
     else:  # format 1: the architecture in model_config.json, the scale factor here
         hps = hps or HParams.load(os.path.join(folder, CONFIG_FILE))
         config = hps.model_config(scale_factor=meta.get("scale_factor"))
-    prefix = prefix or tf.train.latest_checkpoint(folder)
-    if prefix is None:
-        raise FileNotFoundError(f"{folder}: model config found but no checkpoint files")
     model = SketchRNN(config, initialize=False)
-    check_matches(model, prefix)
-    tf.train.Checkpoint(model=model).read(prefix).expect_partial().assert_existing_objects_matched()
+    ckpt = tf.train.Checkpoint(model=model)
+
+    def read(p: str) -> None:
+        ckpt.read(p).expect_partial().assert_existing_objects_matched()
+
+    if prefix is not None:  # asked for by name: no fallback to another
+        check_matches(model, prefix)
+        try:
+            read(prefix)
+        except _DAMAGE as e:
+            raise ValueError(f"{prefix}: damaged checkpoint ({_first_line(e)})") from None
+        return model
+    if restore_newest(folder, read, "checkpoint", check=lambda p: check_matches(model, p)) is None:
+        raise FileNotFoundError(f"{folder}: model config found but no checkpoint files")
     return model
+
+
+class CheckpointMismatch(ValueError):
+    """An intact checkpoint whose weights do not fit the model config: not damage, so no fallback."""
 
 
 def check_matches(model: SketchRNN, prefix: str) -> None:
@@ -150,7 +310,7 @@ def check_matches(model: SketchRNN, prefix: str) -> None:
     try:
         reader = tf.train.load_checkpoint(prefix)
     except (tf.errors.OpError, ValueError) as e:
-        raise ValueError(f"{prefix}: unreadable checkpoint ({e})") from None
+        raise ValueError(f"{prefix}: unreadable checkpoint ({_first_line(e)})") from None
     shapes = reader.get_variable_to_shape_map()
     saved = {}
     for key, shape in shapes.items():
@@ -171,7 +331,8 @@ def check_matches(model: SketchRNN, prefix: str) -> None:
             problems.append(f"checkpoint weights the config does not have: {extra[:5]}")
         if wrong:
             problems.append(f"shape mismatch: {wrong[:5]}")
-        raise ValueError(f"{prefix}: checkpoint does not match its model config: " + "; ".join(problems))
+        raise CheckpointMismatch(
+            f"{prefix}: checkpoint does not match its model config: " + "; ".join(problems))
 
 
 def _named_weights(layer, prefix):

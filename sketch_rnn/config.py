@@ -27,6 +27,14 @@ from typing import Any
 
 from sketch_rnn.strokes import START_TOKEN
 
+#: Largest model :class:`ModelConfig` accepts: 4 GB of float32 weights, about 500 times magenta's
+#: default model and 10 times its largest published one.
+MAX_PARAMETERS = 1_000_000_000
+#: Largest single activation tensor of a training batch (decoder gates or mixture outputs over
+#: every step): TensorFlow's GPU kernels index with int32, and it is 8 GiB of float32 already.
+MAX_BATCH_VALUES = 2**31 - 1
+_STROKE5 = len(START_TOKEN)  # the width of a decoder input row
+
 CELL_TYPES = ("lstm", "layer_norm", "hyper")
 GMM_LOSSES = ("stable", "reference")
 PAD_MODES = ("max", "batch")
@@ -111,6 +119,12 @@ def _positive(obj, *names: str) -> None:
     for name in names:
         if getattr(obj, name) <= 0:
             raise ValueError(f"{name}={getattr(obj, name)}: must be > 0")
+
+
+def _at_least_zero(obj, *names: str) -> None:
+    for name in names:
+        if getattr(obj, name) < 0:
+            raise ValueError(f"{name}={getattr(obj, name)}: must be >= 0")
 
 
 def _in_range(obj, names: tuple[str, ...], low: float, high: float, what: str) -> None:
@@ -217,6 +231,47 @@ class ModelConfig(_Config):
             raise ValueError(f"scale_factor={self.scale_factor}: must be a positive number (or None)")
         if len(self.start_token) != 5:
             raise ValueError(f"start_token={self.start_token}: must be a stroke-5 row of 5 numbers")
+        # Checked here, from the sizes alone, so that an absurd size is a message naming it rather
+        # than a ResourceExhaustedError (or minutes of swapping) while the weights are allocated.
+        count = self.parameter_count()
+        if count > MAX_PARAMETERS:
+            used = ["dec_rnn_size", "num_mixture"]
+            if self.conditional:
+                used[:0] = ["enc_rnn_size", "z_size"]
+            if "hyper" in ((self.enc_model, self.dec_model) if self.conditional else (self.dec_model,)):
+                used += ["hyper_num_units", "hyper_embedding_size"]
+            sizes = ", ".join(f"{k}={getattr(self, k)}" for k in used)
+            raise ValueError(f"{sizes}: the model would have {count:.3g} parameters, more than the "
+                             f"limit of {MAX_PARAMETERS:.0e}; use smaller sizes")
+
+    def parameter_count(self) -> int:
+        """The number of weights :class:`~sketch_rnn.model.SketchRNN` builds for this config
+        (the reference's shapes; 2,186,107 for magenta's defaults).
+
+        Example:
+            >>> ModelConfig().parameter_count()
+            2186107
+        """
+        out = self.dec_rnn_size * self.output_size + self.output_size
+        if not self.conditional:
+            return out + self._cell_parameters(self.dec_model, _STROKE5, self.dec_rnn_size)
+        e, z, s = self.enc_rnn_size, self.z_size, self.state_size("decoder")
+        encoder = 2 * self._cell_parameters(self.enc_model, _STROKE5, e)
+        heads = 2 * (2 * e * z + z)
+        return (out + encoder + heads + z * s + s
+                + self._cell_parameters(self.dec_model, _STROKE5 + z, self.dec_rnn_size))
+
+    def _cell_parameters(self, kind: str, inputs: int, n: int) -> int:
+        """Weights of one cell of :mod:`sketch_rnn.cells` (``W_xh``, ``W_hh`` and its extras)."""
+        count = 4 * n * (inputs + n)
+        if kind == "lstm":
+            return count + 4 * n
+        if kind == "layer_norm":
+            return count + 10 * n  # gamma and beta of the gates (4n each) and of c (n each)
+        hu, emb = self.hyper_num_units, self.hyper_embedding_size
+        # bias and layer norms, the z -> alpha / beta embeddings, and the small LSTM inside.
+        return (count + 14 * n + 12 * hu * emb + 8 * emb + 12 * emb * n
+                + self._cell_parameters("layer_norm", inputs + n, hu))
 
     @property
     def output_size(self) -> int:
@@ -304,6 +359,28 @@ class TrainConfig(_Config):
     def __post_init__(self) -> None:
         _coerce_fields(self)
         _positive(self, "save_every", "learning_rate", "min_learning_rate", "grad_clip")
-        if self.num_steps < 0:
-            raise ValueError(f"num_steps={self.num_steps}: must be >= 0")
+        # Zero is meaningful for each (no training steps, no KL term, no floor); below it the loss
+        # rewards a large KL divergence.
+        _at_least_zero(self, "num_steps", "kl_weight", "kl_weight_start", "kl_tolerance")
         _in_range(self, ("decay_rate", "kl_decay_rate"), 0.0, 1.0, "must be in (0, 1]")
+
+
+def check_batch_size(model: ModelConfig, data: DataConfig) -> None:
+    """A clear ``ValueError`` naming the sizes when one training batch of ``data`` through
+    ``model`` would hold an activation tensor of more than :data:`MAX_BATCH_VALUES` values (the
+    decoder's gates or its mixture outputs, ``batch_size x max_seq_len`` rows of them).
+
+    Example:
+        >>> check_batch_size(ModelConfig(), DataConfig())
+        >>> check_batch_size(ModelConfig(), DataConfig(batch_size=10**7))
+        Traceback (most recent call last):
+        ValueError: batch_size=10000000, max_seq_len=250, dec_rnn_size=512: one training batch would
+        hold 5.12e+12 decoder activations in one tensor, more than 2**31 - 1; use a smaller batch_size
+    """
+    widest = max(4 * model.dec_rnn_size, 4 * model.hyper_num_units if model.dec_model == "hyper" else 0,
+                 model.output_size)
+    values = data.batch_size * data.max_seq_len * widest
+    if values > MAX_BATCH_VALUES:
+        raise ValueError(f"batch_size={data.batch_size}, max_seq_len={data.max_seq_len}, "
+                         f"dec_rnn_size={model.dec_rnn_size}: one training batch would hold {values:.3g} "
+                         "decoder activations in one tensor, more than 2**31 - 1; use a smaller batch_size")

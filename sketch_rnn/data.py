@@ -5,7 +5,10 @@ clamp to +-1000, float32, sort by length, divide offsets by the training split's
 standard deviation of dx and dy (aaron_sheep: 18.5198), pad to stroke-5 with the start token.
 
 The standard ``.npz`` files hold Python-2 pickles of object arrays. They are read here without
-running arbitrary pickles: only the few numpy globals an object array needs are allowed.
+trusting the file: no pickled code runs, no array is built from a pointer or buffer the file
+chooses (so a crafted file cannot crash the interpreter), headers are checked against the data,
+and decompression stops at :data:`MAX_NPZ_BYTES` (zip bombs are refused); see :func:`read_npz`.
+Every problem with a file is a :class:`DatasetError` naming the file and member.
 
 Example:
     >>> from types import SimpleNamespace
@@ -19,24 +22,39 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
-import importlib
+import functools
+import gc
 import io
 import logging
+import math
+import operator
 import os
 import pickle
+import re
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from sketch_rnn.strokes import Rng, _augment_flat, _pad_flat, normalizing_scale_factor
+from sketch_rnn.strokes import (
+    Rng,
+    _augment_flat,
+    _pad_flat,
+    clamp,
+    normalizing_scale_factor,
+    pen_problem,
+)
 
 __all__ = [
     "SPLITS",
+    "MAX_NPZ_BYTES",
+    "MAX_COMPRESSION_RATIO",
+    "COMPRESSION_RATIO_FLOOR",
     "DatasetError",
     "NpzContents",
     "read_npz",
@@ -56,56 +74,141 @@ class DatasetError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------
+# limits on what one .npz may cost
+
+#: Most uncompressed bytes :func:`read_npz` reads from one ``.npz`` (all members together).
+#: A whole QuickDraw class file is tens of MB, so only a broken or hostile file comes near it.
+MAX_NPZ_BYTES = 2 * 1024**3
+#: A member inflating to more than this many times its compressed size ...
+MAX_COMPRESSION_RATIO = 200
+#: ... and to more than this many bytes is refused as a likely zip bomb (stroke data: ~3:1).
+COMPRESSION_RATIO_FLOOR = 64 * 1024**2
+
+_MAX_NDIM = 32  # numpy's own limit; a deeper "shape" is garbage
+_INT32 = np.iinfo(np.int32)
+
+
+# ---------------------------------------------------------------------------------------------
 # restricted unpickling
-
-
-def _latin1_encode(obj: Any, encoding: str = "utf-8", errors: str = "strict") -> bytes:
-    # Python 3 pickles of bytes (e.g. kanji.rdp100.npz) call _codecs.encode(text, 'latin1').
-    # Only that exact use is honoured, so no codec machinery can be reached.
-    norm = str(encoding).lower().replace("-", "").replace("_", "")
-    if not isinstance(obj, str) or norm not in ("latin1", "iso88591"):
-        raise _UnsafePickleError(
-            f"_codecs.encode is only allowed on text with the latin1 codec, got {encoding!r}")
-    return obj.encode("latin1", errors)
-
-
-def _numpy_globals() -> dict[tuple[str, str], Callable[..., Any]]:
-    allowed: dict[tuple[str, str], Callable[..., Any]] = {
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
-        ("_codecs", "encode"): _latin1_encode,
-    }
-    for core in ("numpy._core", "numpy.core"):  # numpy 2 names first: numpy.core warns there
-        try:
-            multiarray = importlib.import_module(f"{core}.multiarray")
-            numeric = importlib.import_module(f"{core}.numeric")
-        except ImportError:
-            continue
-        for name in ("_reconstruct", "scalar"):
-            fn = getattr(multiarray, name)
-            allowed[("numpy.core.multiarray", name)] = fn
-            allowed[("numpy._core.multiarray", name)] = fn
-        if hasattr(numeric, "_frombuffer"):
-            allowed[("numpy.core.numeric", "_frombuffer")] = numeric._frombuffer
-            allowed[("numpy._core.numeric", "_frombuffer")] = numeric._frombuffer
-        break
-    return allowed
-
-
-_ALLOWED_GLOBALS = _numpy_globals()
+#
+# numpy's real _reconstruct / ndarray / dtype would build whatever a pickle describes, including
+# an object array over raw attacker bytes, i.e. forged object pointers (a segfault, or worse).
+# So the unpickler below never hands a pickle any numpy callable: each allowed global is a
+# harmless stand-in that only records its arguments, and arrays are built afterwards, by this
+# module, from validated shapes, plain numeric dtypes and byte strings of exactly the right size.
 
 
 class _UnsafePickleError(pickle.UnpicklingError):
     pass
 
 
+class _BadArrayError(ValueError):
+    """A pickled or stored array that is malformed or of a kind this reader does not build."""
+
+
+def _describe(obj: Any) -> str:
+    # Never repr() arbitrary pickled data in a message: it can be huge or nested deep enough
+    # to raise RecursionError while reporting the real problem.
+    if isinstance(obj, str | bytes):
+        return repr(obj[:40])
+    return f"a {type(obj).__name__}"
+
+
+def _latin1_encode(obj: Any, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+    # Python 3 pickles of bytes (e.g. kanji.rdp100.npz) call _codecs.encode(text, 'latin1').
+    # Only that exact use is honoured, so no codec machinery can be reached.
+    norm = str(encoding).lower().replace("-", "").replace("_", "") if isinstance(
+        encoding, str) else ""
+    if not isinstance(obj, str) or norm not in ("latin1", "iso88591") or errors != "strict":
+        raise _UnsafePickleError(
+            f"_codecs.encode is only allowed on text with the latin1 codec, got {_describe(encoding)}")
+    return obj.encode("latin1")
+
+
+class _NdarrayMarker:
+    """Stands in for ``numpy.ndarray``: accepted as ``_reconstruct``'s class argument only."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any) -> Any:
+        raise _UnsafePickleError("the pickle calls numpy.ndarray directly (it may only name it as "
+                                 "the class rebuilt by _reconstruct); nothing was built")
+
+
+_NDARRAY = _NdarrayMarker()
+_UNSET = object()
+
+
+class _DtypeStub:
+    """What a pickled ``numpy.dtype(...)`` said; the real dtype is derived later from it."""
+
+    __slots__ = ("args", "state", "resolved")
+
+    def __init__(self, *args: Any) -> None:
+        self.args = args
+        self.state: Any = None
+        self.resolved: Any = _UNSET  # cache: pickles share one dtype among all elements
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+
+class _ArrayStub:
+    """What a pickled array said (``_reconstruct`` + its state, ``_frombuffer`` or ``scalar``)."""
+
+    __slots__ = ("how", "args", "state", "value")
+
+    def __init__(self, how: str, *args: Any) -> None:
+        self.how = how
+        self.args = args
+        self.state: Any = _UNSET
+        self.value: Any = _UNSET
+
+    def __setstate__(self, state: Any) -> None:
+        if self.how != "reconstruct":
+            raise _UnsafePickleError(f"the pickle sets a state on numpy {self.how}(...)")
+        self.state = state
+
+
+class _Unusable:
+    """An object-array element of an array kind that is not built (skipped as a bad sketch)."""
+
+    __slots__ = ("why",)
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+
+def _stand_ins() -> dict[tuple[str, str], Callable[[], Any]]:
+    # Factories, not shared objects: a pickle can BUILD state onto any global it names (a
+    # partial's __setstate__ rebinds it, a function's __defaults__ can be set), so each
+    # unpickler gets fresh callables and a hostile file cannot alter how later files load.
+    # partial: one Python frame per pickled array instead of two (loading speed).
+    allowed: dict[tuple[str, str], Callable[[], Any]] = {
+        ("numpy", "ndarray"): lambda: _NDARRAY,  # no __dict__ or slots: nothing to alter
+        ("numpy", "dtype"): lambda: functools.partial(_DtypeStub),
+        ("_codecs", "encode"): lambda: functools.partial(_latin1_encode),
+    }
+    for core in ("numpy.core", "numpy._core"):  # numpy 1 and numpy 2 pickles
+        allowed[(f"{core}.multiarray", "_reconstruct")] = lambda: functools.partial(
+            _ArrayStub, "reconstruct")
+        allowed[(f"{core}.multiarray", "scalar")] = lambda: functools.partial(
+            _ArrayStub, "scalar")
+        allowed[(f"{core}.numeric", "_frombuffer")] = lambda: functools.partial(
+            _ArrayStub, "_frombuffer")
+    return allowed
+
+
+_ALLOWED_GLOBALS = _stand_ins()
+
+
 class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickler that can rebuild numpy arrays and nothing else (no code can run)."""
+    """Unpickler whose only globals are inert stand-ins for numpy's array reconstruction."""
 
     def find_class(self, module: str, name: str) -> Any:
         try:
-            return _ALLOWED_GLOBALS[(module, name)]
-        except KeyError:
+            return _ALLOWED_GLOBALS[(module, name)]()
+        except (KeyError, TypeError):
             raise _UnsafePickleError(
                 f"forbidden global {module}.{name} (only numpy array reconstruction is allowed; "
                 "nothing was executed)") from None
@@ -114,33 +217,289 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         raise _UnsafePickleError("persistent ids are not allowed in a dataset pickle")
 
 
+_SIMPLE_SIZES = {"b": (1,), "i": (1, 2, 4, 8), "u": (1, 2, 4, 8), "f": (2, 4, 8)}
+_DTYPE_SPEC = re.compile(r"([biufO])([0-9]{1,2})\Z")
+
+
+def _simple_dtype(kind: str, itemsize: int, byteorder: str) -> np.dtype | None:
+    """A bool/int/uint/float dtype built from scratch, or None for anything else."""
+    if itemsize not in _SIMPLE_SIZES.get(kind, ()) or byteorder not in ("<", ">", "=", "|"):
+        return None
+    if byteorder == "|" and itemsize > 1:
+        return None
+    return np.dtype(f"{'=' if byteorder == '|' else byteorder}{kind}{itemsize}")
+
+
+def _resolve_dtype(stub: Any) -> np.dtype | str:
+    """The numeric dtype a pickled dtype names, ``"object"``, or why it is not built."""
+    if not isinstance(stub, _DtypeStub):
+        raise _BadArrayError(f"array dtype is {_describe(stub)}, not a numpy dtype")
+    if stub.resolved is _UNSET:
+        stub.resolved = _resolve_dtype_uncached(stub)
+    return stub.resolved
+
+
+def _resolve_dtype_uncached(stub: _DtypeStub) -> np.dtype | str:
+    spec = stub.args[0] if stub.args else None
+    state = stub.state
+    if state is None:
+        byteorder = "="
+    elif (isinstance(state, tuple) and len(state) >= 5 and isinstance(state[1], str)
+          and state[2] is None and state[3] is None and state[4] is None):
+        byteorder = state[1]  # (version, byteorder, subarray, names, fields, ...)
+    else:  # subarrays or fields (structured, perhaps hiding objects): never built
+        return f"structured dtype {_describe(spec)}"
+    match = _DTYPE_SPEC.match(spec) if isinstance(spec, str) else None
+    if match is None:
+        return f"dtype {_describe(spec)}"
+    kind, size = match.group(1), int(match.group(2))
+    if kind == "O":
+        return "object"
+    return _simple_dtype(kind, size, byteorder) or f"dtype {spec!r} (byte order {byteorder!r})"
+
+
+def _check_shape(shape: Any) -> tuple[int, ...]:
+    if (not isinstance(shape, tuple) or len(shape) > _MAX_NDIM
+            or not all(type(n) is int and n >= 0 for n in shape)):
+        raise _BadArrayError(f"array shape is {_describe(shape)}, not a tuple of up to "
+                             f"{_MAX_NDIM} non-negative ints")
+    return shape
+
+
+def _numeric_array(raw: Any, dtype: np.dtype, shape: tuple[int, ...], fortran: bool
+                   ) -> np.ndarray:
+    """A copy of exactly ``prod(shape)`` items of ``dtype`` read from ``raw``'s own bytes."""
+    if isinstance(raw, str):
+        raw = raw.encode("latin1")  # a Python 2 str, decoded with encoding='latin1'
+    if not isinstance(raw, bytes | bytearray | memoryview):
+        raise _BadArrayError(f"array data is {_describe(raw)}, not bytes")
+    count = math.prod(shape)
+    need = count * dtype.itemsize
+    if len(raw) != need:
+        raise _BadArrayError(f"array data holds {len(raw)} bytes but shape {shape} of {dtype} "
+                             f"needs {need}")
+    flat = np.frombuffer(raw, dtype=dtype, count=count)
+    return flat.reshape(shape, order="F" if fortran else "C").copy(order="K")
+
+
+def _object_array(items: list[Any]) -> np.ndarray:
+    # fromiter stores each item as it is (a list element stays a list, not a sub-array).
+    return np.fromiter(items, dtype=object, count=len(items))
+
+
+def _materialise(obj: Any, top: bool) -> Any:
+    """Build what a loaded pickle describes: a numeric array, or a 1-D object array of them.
+
+    ``top`` is the member's own array; below it only elements of an object array exist, and an
+    element that is not an array of a buildable kind becomes an :class:`_Unusable` (skipped
+    later as a bad sketch). Nesting is at most two levels, so this never recurses deeply.
+    """
+    if not isinstance(obj, _ArrayStub):
+        if top:
+            raise _BadArrayError(f"the pickle holds {_describe(obj)}, not a numpy array")
+        return obj  # plain pickled data (list, int, ...) is inert; it is skipped later
+    if obj.value is _UNSET:  # a pickle may share one array among several elements
+        obj.value = _materialise_stub(obj, top)
+    return obj.value
+
+
+def _materialise_stub(stub: _ArrayStub, top: bool) -> Any:
+    args = stub.args
+    if stub.how == "reconstruct":
+        if len(args) != 3 or args[0] is not _NDARRAY:
+            raise _UnsafePickleError("_reconstruct may only rebuild a plain numpy.ndarray")
+        state = stub.state
+        if isinstance(state, tuple) and len(state) == 5:
+            state = state[1:]  # (version, shape, dtype, fortran, data)
+        if not isinstance(state, tuple) or len(state) != 4:
+            raise _BadArrayError("pickled array has no valid state")
+        shape, dtype_stub, fortran, raw = state
+    elif stub.how == "_frombuffer":
+        if len(args) != 4 or args[3] not in ("C", "F"):
+            raise _BadArrayError("malformed _frombuffer call")
+        raw, dtype_stub, shape, order = args
+        fortran = order == "F"
+    else:  # scalar(dtype, data)
+        if len(args) != 2:
+            raise _BadArrayError("malformed numpy scalar")
+        dtype_stub, raw = args
+        shape, fortran = (), False
+    shape = _check_shape(shape)
+    if fortran not in (True, False):  # bool, or 0/1 from old pickles
+        raise _BadArrayError(f"array order flag is {_describe(fortran)}")
+    dtype = _resolve_dtype(dtype_stub)
+    if isinstance(dtype, np.dtype):
+        if top and stub.how == "scalar":
+            raise _BadArrayError("the pickle holds a numpy scalar, not an array")
+        arr = _numeric_array(raw, dtype, shape, bool(fortran))
+        return arr[()] if stub.how == "scalar" else arr
+    if dtype != "object" or stub.how != "reconstruct":
+        if top:
+            raise _BadArrayError(f"unsupported array type: {dtype} (only bool, int, uint, float "
+                                 "and 1-D object arrays of them are read)")
+        return _Unusable(f"has non-numeric {dtype}")
+    if not top:
+        raise _BadArrayError("nested object arrays are not supported (an element of an object "
+                             "array is itself an object array)")
+    if len(shape) != 1 or not isinstance(raw, list) or len(raw) != shape[0]:
+        raise _BadArrayError(f"object array of shape {shape} must be 1-D with one pickled "
+                             f"element per entry, got {_describe(raw)}"
+                             + (f" of {len(raw)}" if isinstance(raw, list) else ""))
+    fast = _numeric_elements_fast(raw)
+    return _object_array(fast if fast is not None else [_materialise(e, top=False) for e in raw])
+
+
+def _numeric_elements_fast(raw: list[Any]) -> list[np.ndarray] | None:
+    """The elements of a typical object array (C-order [L, K] arrays, one numeric dtype, one K)
+    built with one copy for all instead of several numpy calls each: the same checks as the
+    general path, done per column with C-level map/set passes. None for anything else, which
+    the general path then builds or rejects with a precise message."""
+    if not raw or set(map(type, raw)) != {_ArrayStub}:
+        return None
+    try:
+        args = list(map(_ARGS, raw))
+        if (set(map(_HOW, raw)) != {"reconstruct"} or set(map(len, args)) != {3}
+                or set(map(_FIRST, args)) != {_NDARRAY}):
+            return None
+        states = list(map(_STATE, raw))
+        if set(map(type, states)) != {tuple} or set(map(len, states)) != {5}:
+            return None
+        dtypes = set(map(_THIRD, states))
+        if len(dtypes) != 1 or set(map(_FOURTH, states)) != {False}:
+            return None
+        dtype = _resolve_dtype(dtypes.pop())
+        shapes = list(map(_SECOND, states))
+        if (not isinstance(dtype, np.dtype) or set(map(type, shapes)) != {tuple}
+                or set(map(len, shapes)) != {2}):
+            return None
+        widths = set(map(_SECOND, shapes))
+        rows_list = list(map(_FIRST, shapes))
+        if len(widths) != 1 or set(map(type, rows_list)) != {int}:
+            return None
+        width = widths.pop()
+        if type(width) is not int or not 0 < width < 2**31:
+            return None
+        rows = np.fromiter(rows_list, dtype=np.int64, count=len(rows_list))
+        if rows.min() < 0 or rows.max() >= 2**31:
+            return None
+        datas = list(map(_FIFTH, states))
+        kinds = set(map(type, datas))
+        if kinds == {str}:  # Python 2 str data, decoded with encoding='latin1'
+            joined = bytearray("".join(datas).encode("latin1"))
+        elif kinds <= {bytes, bytearray}:
+            joined = bytearray().join(datas)
+        else:
+            return None
+        sizes = np.fromiter(map(len, datas), dtype=np.int64, count=len(datas))
+        if not np.array_equal(sizes, rows * (width * dtype.itemsize)):
+            return None
+    except (TypeError, ValueError, IndexError, OverflowError, UnicodeError):
+        return None
+    # Writable views of one buffer we own, like the separate arrays np.load would give.
+    table = np.frombuffer(joined, dtype=dtype).reshape(-1, width)
+    ends = np.cumsum(rows)
+    return list(map(table.__getitem__, map(slice, (ends - rows).tolist(), ends.tolist())))
+
+
+_ARGS, _HOW, _STATE = (operator.attrgetter(a) for a in ("args", "how", "state"))
+_FIRST, _SECOND, _THIRD, _FOURTH, _FIFTH = (operator.itemgetter(i) for i in range(5))
+
+
+_NPY_VERSIONS = {(1, 0), (2, 0), (3, 0)}
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    # The stand-ins keep tens of thousands of small containers alive until the arrays are
+    # built; letting the cyclic GC rescan them all, again and again, made loading ~1.5x slower.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _read_npy(data: bytes) -> np.ndarray:
-    """Parse one ``.npy`` member; object arrays go through the restricted unpickler."""
+    """Parse one ``.npy`` member without trusting its header or pickle."""
     fp = io.BytesIO(data)
     version = np.lib.format.read_magic(fp)
+    if version not in _NPY_VERSIONS:
+        raise _BadArrayError(f"unknown .npy format version {version}")
     if version == (1, 0):
         shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
-    else:
+    else:  # 3.0 only differs in allowing utf-8 field names, which are refused anyway
         shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
-    if not dtype.hasobject:
-        fp.seek(0)
-        return np.lib.format.read_array(fp, allow_pickle=False)
-    arr = _NumpyOnlyUnpickler(fp, encoding="latin1").load()
-    if not isinstance(arr, np.ndarray):
-        raise pickle.UnpicklingError(f"pickle holds a {type(arr).__name__}, not a numpy array")
-    if arr.shape != tuple(shape):
-        raise pickle.UnpicklingError(f"pickled array has shape {arr.shape}, header says {shape}")
-    return arr
+    shape = _check_shape(shape)
+    if dtype.hasobject:
+        if dtype != np.dtype(object):
+            raise _BadArrayError(f"unsupported dtype {dtype} (objects inside a structured dtype)")
+        with _gc_paused():
+            arr = _materialise(_NumpyOnlyUnpickler(fp, encoding="latin1").load(), top=True)
+        if arr.shape != shape:
+            raise _BadArrayError(f"pickled array has shape {arr.shape}, header says {shape}")
+        return arr
+    simple = None
+    if dtype.fields is None and dtype.subdtype is None:
+        simple = _simple_dtype(dtype.kind, dtype.itemsize, dtype.byteorder)
+    if simple is None:
+        raise _BadArrayError(f"unsupported dtype {dtype} (only bool, int, uint, float and object "
+                             "arrays are read)")
+    start = fp.tell()
+    have = len(data) - start
+    need = math.prod(shape) * simple.itemsize
+    if have != need:  # checked before anything is allocated: headers can lie
+        raise _BadArrayError(f"header promises shape {shape} of {simple} ({need} bytes) but "
+                             f"{have} bytes follow it")
+    return _numeric_array(memoryview(data)[start:], simple, shape, fortran)
 
 
-def _read_member(path: str, zf: zipfile.ZipFile, member: str) -> np.ndarray:
+def _inflate(path: str, zf: zipfile.ZipFile, member: str, budget: int, max_ratio: float
+             ) -> bytes:
+    """A member's bytes, refused (before or while inflating) past the size and ratio caps."""
+    info = zf.getinfo(member)
+
+    def check(size: int, declared: bool) -> None:
+        what = "declares" if declared else "inflates to more than"
+        if size > budget:
+            raise DatasetError(
+                f"{path}: {member} {what} {size} bytes uncompressed, over the "
+                f"{budget}-byte limit left of max_bytes (default MAX_NPZ_BYTES = "
+                f"{MAX_NPZ_BYTES}); pass read_npz(..., max_bytes=...) to allow more")
+        if size > COMPRESSION_RATIO_FLOOR and size > max_ratio * max(info.compress_size, 1):
+            raise DatasetError(
+                f"{path}: {member} {what} {size} bytes uncompressed from {info.compress_size} "
+                f"compressed (over {max_ratio:g}:1 and {COMPRESSION_RATIO_FLOOR} bytes): a "
+                "likely zip bomb; pass read_npz(..., max_ratio=...) if the file is trusted")
+
+    check(info.file_size, declared=True)
+    with zf.open(info) as f:
+        # One bounded read (as fast as ZipFile.read): zipfile inflates at most the declared
+        # size, and the limit here holds even if that header lies.
+        data = f.read(min(budget, info.file_size) + 1)
+    check(len(data), declared=False)
+    return data
+
+
+def _read_member(path: str, zf: zipfile.ZipFile, member: str, budget: int, max_ratio: float
+                 ) -> tuple[np.ndarray, int]:
     try:
-        return _read_npy(zf.read(member))
+        data = _inflate(path, zf, member, budget, max_ratio)
+        return _read_npy(data), len(data)
+    except DatasetError:
+        raise
     except _UnsafePickleError as e:
         raise DatasetError(f"{path}: unsafe pickle in {member}: {e}") from e
+    except _BadArrayError as e:
+        raise DatasetError(f"{path}: {member} is not a readable stroke array: {e}") from e
+    except RecursionError as e:
+        raise DatasetError(f"{path}: {member} is nested too deeply to read") from e
+    except MemoryError as e:
+        raise DatasetError(f"{path}: {member} needs more memory than is available") from e
     except Exception as e:  # anything a damaged zip, header or pickle can raise
         raise DatasetError(f"{path}: {member} is truncated or corrupt "
-                           f"({type(e).__name__}: {e})") from e
+                           f"({type(e).__name__}: {str(e)[:200]})") from e
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,6 +523,8 @@ class NpzContents:
 
 def _sketch_problem(s: Any) -> str | None:
     """Why one sketch is unusable, or None."""
+    if isinstance(s, _Unusable):
+        return s.why
     if not isinstance(s, np.ndarray):
         return f"is a {type(s).__name__}, not an array"
     if s.dtype.kind not in "iuf":
@@ -174,6 +535,11 @@ def _sketch_problem(s: Any) -> str | None:
         return "is empty"
     if s.dtype.kind == "f" and not np.isfinite(s).all():
         return "contains NaN or inf"
+    # Wider integers than int32 can hold values float32 cannot represent sensibly (and uint64
+    # beyond int64 overflowed later); real stroke offsets are small.
+    if s.dtype.kind in "iu" and s.dtype.itemsize >= 4 and s.dtype != np.int32 and (
+            s.min() < _INT32.min or s.max() > _INT32.max):
+        return f"has {s.dtype} values beyond the int32 range"
     return None
 
 
@@ -187,17 +553,39 @@ def _split_sketches(path: str, key: str, arr: np.ndarray) -> list[Any]:
         "object array of [L, 3] stroke-3 arrays")
 
 
-def read_npz(path: str | os.PathLike) -> NpzContents:
+def read_npz(
+    path: str | os.PathLike,
+    *,
+    max_bytes: int | None = None,
+    max_ratio: float | None = None,
+) -> NpzContents:
     """Load a stroke-3 ``.npz`` (keys train/valid/test) safely and validate every sketch.
 
-    Object arrays are unpickled with ``encoding='latin1'`` by an unpickler that only allows numpy
-    array reconstruction; anything else (``os.system``, ``eval``, ...) raises before it can run.
-    Plain numeric members load with ``allow_pickle=False``. Element dtypes int16/float64 (or any
-    integer/float type) are kept as stored.
+    Guarantees, whatever the file holds:
 
-    Individual bad sketches (empty, NaN/inf, wrong shape, non-numeric) are skipped and counted;
-    a file-level problem, or a split whose sketches are all bad, raises :class:`DatasetError`
-    (a ``ValueError``); a missing file raises ``FileNotFoundError``.
+    * No code runs and the interpreter cannot crash. Object arrays are unpickled
+      (``encoding='latin1'``) by an unpickler whose only globals are inert stand-ins for numpy's
+      array reconstruction; any other global (``os.system``, ``eval``, ...) is refused before it
+      can run. Arrays are then built here, never by numpy's unpickling code: a plain
+      bool/int/uint/float array only from exactly ``prod(shape) * itemsize`` bytes of its own
+      data, an object array only 1-D from its list of such arrays. Nothing is built from a raw
+      buffer as objects, from a structured dtype or from a nested object array.
+    * Plain numeric members (e.g. equal-length sketches as one ``[N, L, 3]`` array) are built from
+      a validated header whose promised byte count must match the data that follows.
+    * Bounded memory: at most ``max_bytes`` (default :data:`MAX_NPZ_BYTES`, 2 GiB) uncompressed
+      bytes are read over all members: a member declaring more is refused before inflating, and
+      inflating stops at the limit even if the zip header lies. A member inflating more than
+      ``max_ratio`` (default :data:`MAX_COMPRESSION_RATIO`, 200) times its compressed size and
+      beyond :data:`COMPRESSION_RATIO_FLOOR` (64 MiB) is refused as a likely zip bomb. No real
+      dataset comes near these limits; raise them for a trusted, unusually large file.
+
+    Element dtypes int16/float64 (or any integer/float type) are kept as stored.
+
+    Individual bad sketches (empty, NaN/inf, wrong shape, non-numeric, integers beyond the int32
+    range, pen-lift values other than 0 and 1) are skipped and counted; a file-level problem
+    (unsafe, malformed, truncated or oversized), or a split whose sketches are all bad, raises
+    :class:`DatasetError` (a ``ValueError``) naming the file and member; a missing file raises
+    ``FileNotFoundError``.
 
     Example:
         >>> c = read_npz("datasets/aaron_sheep/aaron_sheep.npz")  # doctest: +SKIP
@@ -209,16 +597,19 @@ def read_npz(path: str | os.PathLike) -> NpzContents:
         raise FileNotFoundError(f"{path}: dataset file not found")
     if os.path.isdir(path):
         raise DatasetError(f"{path}: is a directory, expected a .npz file")
+    budget = MAX_NPZ_BYTES if max_bytes is None else int(max_bytes)
+    ratio = MAX_COMPRESSION_RATIO if max_ratio is None else float(max_ratio)
     raw: dict[str, np.ndarray] = {}
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
             missing = [k for k in SPLITS if f"{k}.npy" not in names]
             if missing:
-                found = sorted(n[:-4] for n in names if n.endswith(".npy"))
+                found = sorted(n[:-4] for n in names if n.endswith(".npy"))[:20]
                 raise DatasetError(f"{path}: missing split(s) {missing}; the file has {found}")
             for k in SPLITS:
-                raw[k] = _read_member(path, zf, f"{k}.npy")
+                raw[k], used = _read_member(path, zf, f"{k}.npy", budget, ratio)
+                budget -= used
     except zipfile.BadZipFile as e:
         raise DatasetError(f"{path}: not a valid .npz (zip) file, or truncated ({e})") from e
     except OSError as e:
@@ -229,17 +620,30 @@ def read_npz(path: str | os.PathLike) -> NpzContents:
     problems: list[str] = []
     for key in SPLITS:
         sketches = _split_sketches(path, key, raw[key])
-        good = []
+        good, where = [], []
         for i, s in enumerate(sketches):
             why = _sketch_problem(s)
             if why is None:
                 good.append(s)
+                where.append(i)
             else:
                 problems.append(f"{key}[{i}] {why}")
+        if good:
+            # The pen rule is checked on all of the split's rows at once (per sketch it would
+            # double the reading time); only a split that breaks it is searched sketch by sketch.
+            pens = np.concatenate([g[:, 2] for g in good])
+            if ((pens != 0) & (pens != 1)).any():
+                kept = []
+                for g, i in zip(good, where, strict=True):
+                    why = pen_problem(g)
+                    if why is None:
+                        kept.append(g)
+                    else:
+                        problems.append(f"{key}[{i}]: {why}")
+                good = kept
         skipped[key] = len(sketches) - len(good)
         if sketches and not good:
-            raise DatasetError(f"{path}: no usable sketch in split '{key}' "
-                               f"(e.g. {key}[0] {_sketch_problem(sketches[0])})")
+            raise DatasetError(f"{path}: no usable sketch in split '{key}' (e.g. {problems[-1]})")
         splits[key] = good
     if problems:
         logger.warning("%s: skipped %d bad sketch(es) (%s); first: %s", path, len(problems),
@@ -247,17 +651,23 @@ def read_npz(path: str | os.PathLike) -> NpzContents:
     return NpzContents(splits, skipped, problems)
 
 
-def load_npz(path: str | os.PathLike) -> dict[str, list[np.ndarray]]:
+def load_npz(
+    path: str | os.PathLike,
+    *,
+    max_bytes: int | None = None,
+    max_ratio: float | None = None,
+) -> dict[str, list[np.ndarray]]:
     """:func:`read_npz` returning only ``{"train": [...], "valid": [...], "test": [...]}``.
 
-    Skipped sketches are logged as a warning.
+    Skipped sketches are logged as a warning; ``max_bytes`` / ``max_ratio`` are
+    :func:`read_npz`'s size limits.
 
     Example:
         >>> data = load_npz("datasets/aaron_sheep/aaron_sheep.npz")  # doctest: +SKIP
         >>> data["train"][0].dtype, data["train"][0].shape[1]  # doctest: +SKIP
         (dtype('int16'), 3)
     """
-    return read_npz(path).splits
+    return read_npz(path, max_bytes=max_bytes, max_ratio=max_ratio).splits
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,8 +770,7 @@ class DataLoader:
         self.source_index: np.ndarray = order  # sorted position -> index in ``strokes``
         self.lengths: np.ndarray = lengths[order]
         if len(order):
-            flat = np.concatenate([arrays[i] for i in order])
-            flat = np.maximum(np.minimum(flat, self.limit), -self.limit).astype(np.float32)
+            flat = clamp(np.concatenate([arrays[i] for i in order]), self.limit).astype(np.float32)
         else:
             flat = np.zeros((0, 3), dtype=np.float32)
         flat[:, 0:2] /= self.scale_factor
@@ -551,6 +960,10 @@ def load_dataset(
     ``inference_mode``). ``hps.pad_to`` (if present) is passed to all loaders. ``seed`` seeds the
     loaders' RNGs (independent streams).
 
+    Raises :class:`DatasetError` (naming the folder, files and counts) when the training split
+    has fewer sketches than ``hps.batch_size``, or valid/test fewer than their batch size: such a
+    split cannot fill one batch (the reference would fail later, or divide by zero batches).
+
     Example:
         >>> from types import SimpleNamespace
         >>> hps = SimpleNamespace(data_set="aaron_sheep.npz", batch_size=100, max_seq_len=0)
@@ -576,16 +989,27 @@ def load_dataset(
     if not names:
         raise ValueError("load_dataset: hps.data_set is empty")
     splits: dict[str, list[np.ndarray]] = {k: [] for k in SPLITS}
+    counts: dict[str, list[str]] = {k: [] for k in SPLITS}
     for name in names:
         path = os.path.join(data_dir, os.fspath(name))
         data = load_npz(path)
         logger.info("Loaded %d/%d/%d from %s", *(len(data[k]) for k in SPLITS), name)
         for k in SPLITS:
             splits[k].extend(data[k])
+            counts[k].append(f"{os.fspath(name)}: {len(data[k])}")
+
+    # A split smaller than one batch would fail (or divide by zero batches) only after the model
+    # is built, so check it now. No sketch is dropped for length below: max_seq_len is the max.
+    eval_batch_size = 1 if inference_mode else hps.batch_size
+    for k, need in (("train", hps.batch_size), ("valid", eval_batch_size),
+                    ("test", eval_batch_size)):
+        if len(splits[k]) < need:
+            raise DatasetError(
+                f"load_dataset: split '{k}' has {len(splits[k])} usable sketch(es) in "
+                f"{data_dir} ({', '.join(counts[k])}), fewer than one batch of {need} "
+                f"(batch_size={hps.batch_size}{', inference_mode' if inference_mode else ''})")
 
     all_lengths = [len(s) for k in SPLITS for s in splits[k]]
-    if not splits["train"]:
-        raise ValueError(f"load_dataset: no training sketches in {names}")
     logger.info("Dataset combined: %d (%d/%d/%d), avg len %d", len(all_lengths),
                 *(len(splits[k]) for k in SPLITS), int(sum(all_lengths) / len(all_lengths)))
     max_seq_len = int(max(all_lengths))
@@ -593,14 +1017,17 @@ def load_dataset(
     logger.info("max_seq_len %d", max_seq_len)
 
     pad_to = getattr(hps, "pad_to", "max")
-    eval_batch_size = 1 if inference_mode else hps.batch_size
     seeds = np.random.SeedSequence(seed).spawn(3)
     train = DataLoader(
         splits["train"], hps.batch_size, max_seq_len,
         random_scale_factor=getattr(hps, "random_scale_factor", 0.15),
         augment_stroke_prob=getattr(hps, "augment_stroke_prob", 0.10),
         rng=np.random.default_rng(seeds[0]), pad_to=pad_to)
-    scale_factor = train.calculate_normalizing_scale_factor()
+    try:
+        scale_factor = train.calculate_normalizing_scale_factor()
+    except ValueError as e:
+        files = ", ".join(os.path.join(data_dir, os.fspath(n)) for n in names)
+        raise DatasetError(f"{files}: the training split cannot be normalised: {e}") from None
     train.normalize(scale_factor)
     valid = DataLoader(splits["valid"], eval_batch_size, max_seq_len,
                        rng=np.random.default_rng(seeds[1]), pad_to=pad_to)

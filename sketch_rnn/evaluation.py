@@ -39,12 +39,17 @@ import math
 import os
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from keras import ops
 
 from sketch_rnn import losses
+from sketch_rnn.files import atomic_write_text
 from sketch_rnn.strokes import check_drawing, normalizing_scale_factor, pad_batch, to_model_units
+
+if TYPE_CHECKING:  # (sketch_rnn.datasets is imported when an ndjson file is read)
+    from sketch_rnn.datasets.report import Report
 
 
 def drawings_scale(model, drawings: Sequence[np.ndarray]) -> float:
@@ -53,7 +58,10 @@ def drawings_scale(model, drawings: Sequence[np.ndarray]) -> float:
     of dx, dy)."""
     if model.config.scale_factor:
         return float(model.config.scale_factor)
-    return float(normalizing_scale_factor([np.asarray(d, np.float64) for d in drawings]))
+    try:
+        return float(normalizing_scale_factor([np.asarray(d, np.float64) for d in drawings]))
+    except ValueError as e:
+        raise ValueError(f"the model has no scale_factor, and the drawings' own {e}") from None
 
 
 @dataclasses.dataclass
@@ -73,6 +81,8 @@ class EvalResult:
     start_token: tuple[float, ...]
     kl_weight: float
     kl_tolerance: float
+    #: input lines skipped as unusable (:func:`evaluate` on an ndjson file; each is also warned about)
+    skipped: int = 0
 
     @property
     def n(self) -> int:
@@ -112,7 +122,7 @@ class EvalResult:
 
     def summary(self) -> dict[str, float]:
         return {
-            "sketches": self.n, "scale": self.scale, "n_max": self.n_max,
+            "sketches": self.n, "skipped": self.skipped, "scale": self.scale, "n_max": self.n_max,
             "r_loss": self.r_loss, "r_loss_masked": self.r_loss_masked, "kl": self.kl,
             "cost": self.cost, "cost_masked": self.cost_masked,
             "nll": self.mean_nll, "nll_pixels": self.mean_nll_pixels,
@@ -124,7 +134,7 @@ class EvalResult:
 
     def format_table(self) -> str:
         rows = [
-            ("sketches", f"{self.n}"),
+            ("sketches", f"{self.n}" + (f" ({self.skipped} bad lines skipped)" if self.skipped else "")),
             ("pixels per model unit", f"{self.scale:.6g}"),
             ("start token", str(list(self.start_token))),
             ("N_max (L_R normaliser)", f"{self.n_max}"),
@@ -141,16 +151,18 @@ class EvalResult:
 
     def write_csv(self, path: str | os.PathLike, names: Sequence[str] | None = None) -> None:
         import csv
+        import io
 
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(["index", "name", "rows", "nll", "nll_pixels", "nll_offset", "nll_pen",
-                        "r_loss", "r_loss_masked", "kl"])
-            for i in range(self.n):
-                w.writerow([i, names[i] if names else "", int(self.n_rows[i]), f"{self.nll[i]:.6f}",
-                            f"{self.nll_pixels[i]:.6f}", f"{self.nll_offset[i]:.6f}",
-                            f"{self.nll_pen[i]:.6f}", f"{self.r_loss_sketch[i]:.6f}",
-                            f"{self.r_loss_masked_sketch[i]:.6f}", f"{self.kl_sketch[i]:.6f}"])
+        f = io.StringIO(newline="")
+        w = csv.writer(f)
+        w.writerow(["index", "name", "rows", "nll", "nll_pixels", "nll_offset", "nll_pen",
+                    "r_loss", "r_loss_masked", "kl"])
+        for i in range(self.n):
+            w.writerow([i, names[i] if names else "", int(self.n_rows[i]), f"{self.nll[i]:.6f}",
+                        f"{self.nll_pixels[i]:.6f}", f"{self.nll_offset[i]:.6f}",
+                        f"{self.nll_pen[i]:.6f}", f"{self.r_loss_sketch[i]:.6f}",
+                        f"{self.r_loss_masked_sketch[i]:.6f}", f"{self.kl_sketch[i]:.6f}"])
+        atomic_write_text(path, f.getvalue())
 
 
 def _exact_terms(raw: np.ndarray, target: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -267,8 +279,14 @@ def _forward(model, x: np.ndarray, seq_len: np.ndarray, sample_z: bool, rng: np.
 # -- data files --------------------------------------------------------------------------------
 
 
-def load_drawings(path: str | os.PathLike, split: str = "test") -> tuple[list[np.ndarray], list[str]]:
-    """Stroke-3 drawings and their names from an ``.npz`` split or a QuickDraw ``.ndjson`` file."""
+def load_drawings(path: str | os.PathLike, split: str = "test", report: Report | None = None
+                  ) -> tuple[list[np.ndarray], list[str]]:
+    """Stroke-3 drawings and their names from an ``.npz`` split or a QuickDraw ``.ndjson`` file.
+
+    Bad ndjson lines are skipped, never silently: a warning names the file, their number and the
+    first of them with its problem, and ``report`` (when given) lists every one; a file with no
+    usable line is a ``NoUsableDataError`` (a ``ValueError``) naming it.
+    """
     path = os.fspath(path)
     if path.endswith(".npz"):
         from sketch_rnn.data import load_npz
@@ -279,18 +297,22 @@ def load_drawings(path: str | os.PathLike, split: str = "test") -> tuple[list[np
         data = splits[split]
         return [np.asarray(d) for d in data], [f"{split}[{i}]" for i in range(len(data))]
     if path.endswith(".ndjson"):
-        return _ndjson_stroke3(path)
+        from sketch_rnn.datasets.report import Report
+
+        return _ndjson_stroke3(path, Report() if report is None else report)
     raise ValueError(f"{path}: expected an .npz dataset or a QuickDraw .ndjson file")
 
 
-def _ndjson_stroke3(path: str) -> tuple[list[np.ndarray], list[str]]:
+def _ndjson_stroke3(path: str, report: Report) -> tuple[list[np.ndarray], list[str]]:
     """QuickDraw ndjson (raw or simplified) -> stroke-3 with the first offset 0 (read by
-    :mod:`sketch_rnn.datasets`, which owns the format)."""
-    from sketch_rnn.datasets import detect_kind, read_ndjson, records_to_stroke3
+    :mod:`sketch_rnn.datasets`, which owns the format and the rule for bad lines)."""
+    from sketch_rnn.datasets.quickdraw import check_lines, detect_kind, read_ndjson, records_to_stroke3
 
     kind = detect_kind(path)
-    records = list(read_ndjson(path))
+    records = list(read_ndjson(path, report))
+    check_lines(path, report, len(records))
     drawings = records_to_stroke3(records, kind, zero_first=True)
+    report.converted += len(drawings)
     return [np.asarray(d, np.float64) for d in drawings], [r.where for r in records]
 
 
@@ -315,8 +337,25 @@ def evaluate(model, data: str | os.PathLike, split: str = "test", **kw) -> EvalR
         from sketch_rnn.checkpoint import load_model
 
         model = load_model(model)
-    drawings, _ = load_drawings(data, split)
-    return evaluate_drawings(model, drawings, **kw)
+    from sketch_rnn.datasets.report import Report
+
+    report = Report()
+    drawings, names = load_drawings(data, split, report)
+    try:
+        result = evaluate_drawings(model, drawings, **kw)
+    except ValueError as e:
+        # "drawing 3: ..." or the scale factor's complaint: say which file (and line) it is.
+        raise ValueError(f"{os.fspath(data)}: {_named(str(e), names)}") from None
+    result.skipped = report.n_skipped
+    return result
+
+
+def _named(message: str, names: list[str]) -> str:
+    """``message`` with a leading ``drawing i`` replaced by that drawing's name (``file:line``)."""
+    head, sep, rest = message.partition(": ")
+    if sep and head.startswith("drawing ") and head[8:].isdigit() and int(head[8:]) < len(names):
+        return f"{names[int(head[8:])]}: {rest}"
+    return message
 
 
 def evaluate_model(model, data: str | os.PathLike, split: str = "test", **kw) -> EvalResult:

@@ -24,7 +24,7 @@ import logging
 import os
 from typing import Any
 
-from sketch_rnn.config import DataConfig, ModelConfig, TrainConfig, coerce
+from sketch_rnn.config import DataConfig, ModelConfig, TrainConfig, check_batch_size, coerce
 from sketch_rnn.files import atomic_write_text
 
 CONFIG_FILE = "model_config.json"
@@ -89,8 +89,8 @@ class HParams:
         try:
             for f in dataclasses.fields(self):
                 object.__setattr__(self, f.name, coerce(f.name, f.type, getattr(self, f.name)))
-            self.data_config()
-            self.model_config()
+            data = self.data_config()  # (first: the model config's name is the data set's)
+            check_batch_size(self.model_config(), data)
             self.train_config()
         except ValueError as e:
             raise ValueError(f"hparam {e}") from None

@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from sketch_rnn.sampling import _unit_factor, decode, encode
-from sketch_rnn.strokes import to_data_units, to_model_units
+from sketch_rnn.strokes import great_circle, to_data_units, to_model_units
 
 __all__ = [
     "EigenSketches",
@@ -104,27 +104,15 @@ def _method(method: str) -> str:
 # paths, grids, arithmetic
 
 
-def _path(z0: np.ndarray, z1: np.ndarray, t: np.ndarray, method: str) -> np.ndarray:
+def _path(z0: np.ndarray, z1: np.ndarray, t: np.ndarray, method: str, pairs: Sequence[str]) -> np.ndarray:
     """Interpolants ``[m, len(t), k]`` between rows of ``z0`` and ``z1`` (``[m, k]``), vectorised
     over pairs and weights; the end rows are ``z0`` and ``z1`` exactly when t starts at 0 and ends at 1.
+    ``pairs`` names each pair for slerp's errors (antipodal or zero codes).
     """
+    if method == "slerp":
+        return great_circle(z0, z1, t, pairs)
     a, b, t = z0[:, None, :], z1[:, None, :], t[None, :, None]
-    lin = (1.0 - t) * a + t * b
-    if method == "lerp":
-        out = lin
-    else:
-        # The reference's slerp: angle between the directions, sin-weighted sum of the vectors.
-        na, nb = np.linalg.norm(a, axis=-1, keepdims=True), np.linalg.norm(b, axis=-1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cos = np.sum(a * b, axis=-1, keepdims=True) / (na * nb)
-        omega = np.arccos(np.clip(np.nan_to_num(cos, nan=1.0), -1.0, 1.0))
-        so = np.sin(omega)
-        # (Anti-)parallel or zero codes have no plane to rotate in: fall back to lerp there.
-        flat = so < 1e-12
-        so = np.where(flat, 1.0, so)
-        out = np.sin((1.0 - t) * omega) / so * a + np.sin(t * omega) / so * b
-        out = np.where(flat, lin, out)
-    # sin(omega) / sin(omega) need not round to 1: pin the ends to the inputs themselves.
+    out = (1.0 - t) * a + t * b
     out[:, t[0, :, 0] == 0.0] = a
     out[:, t[0, :, 0] == 1.0] = b
     return out
@@ -150,7 +138,7 @@ def interpolate(z0: ArrayLike, z1: ArrayLike, n: int = 10, method: str = "slerp"
     a, b = _code(z0, "z0"), _code(z1, "z1")
     if a.shape != b.shape:
         raise ValueError(f"z0 and z1 differ in size: {a.shape[0]} and {b.shape[0]}")
-    out = _path(a[None], b[None], np.linspace(0.0, 1.0, n), method)[0]
+    out = _path(a[None], b[None], np.linspace(0.0, 1.0, n), method, ["z0 and z1"])[0]
     return out.astype(_dtype(z0, z1))
 
 
@@ -197,8 +185,10 @@ def grid(
             )
         dtype = _dtype(corners)
     z = np.asarray(z, np.float64)
-    edges = _path(z[[0, 2]], z[[1, 3]], np.linspace(0.0, 1.0, cols), method)  # [2 (top, bottom), cols, k]
-    sheet = _path(edges[0], edges[1], np.linspace(0.0, 1.0, rows), method)  # [cols, rows, k]
+    edges = _path(z[[0, 2]], z[[1, 3]], np.linspace(0.0, 1.0, cols), method,
+                  ["corners 0 and 1 (the top edge)", "corners 2 and 3 (the bottom edge)"])  # [2, cols, k]
+    sheet = _path(edges[0], edges[1], np.linspace(0.0, 1.0, rows), method,
+                  [f"the ends of column {j}" for j in range(cols)])  # [cols, rows, k]
     return sheet.transpose(1, 0, 2).astype(dtype)
 
 
@@ -259,9 +249,8 @@ def morph(
     _conditional(model, "morph")
     factor = _unit_factor(model, units)
     ends = encode(model, [to_model_units(np.asarray(d, np.float32), factor) for d in (drawing_a, drawing_b)])
-    path = _path(ends[:1].astype(np.float64), ends[1:].astype(np.float64), np.linspace(0.0, 1.0, n), method)[
-        0
-    ].astype(np.float32)
+    path = _path(ends[:1].astype(np.float64), ends[1:].astype(np.float64), np.linspace(0.0, 1.0, n), method,
+                 ["the codes of drawing_a and drawing_b"])[0].astype(np.float32)
     drawings = decode(model, path, temperature=temperature, seed=seed, **decode_kwargs)
     if factor != 1.0:
         drawings = [to_data_units(d, factor) for d in drawings]

@@ -110,8 +110,9 @@ class Sampler:
         Args:
             n: number of drawings (ignored when ``z`` is given: one per row of ``z``).
             z: latent codes ``[n, z_size]`` for a conditional model; ``None`` draws ``z ~ N(0, I)``.
-            temperature: ``tau > 0``; see the module docstring for the two conventions.
-            greedy: argmax component and pen state, offsets at the component mean.
+            temperature: ``tau > 0``, finite; see the module docstring for the two conventions.
+            greedy: argmax component and pen state, offsets at the component mean (the temperature
+                is then unused: 0 is accepted).
             convention: ``"reference"`` or ``"browser"`` (default: the model's).
             pdf_temperature: softmax temperature for the browser convention (default ``0.5 + 0.5 tau``).
             max_len: most steps to run (default ``config.max_seq_len``).
@@ -145,21 +146,19 @@ class Sampler:
         start_token = config.start_token if start_token is None else start_token
         if convention not in CONVENTIONS:
             raise ValueError(f"convention={convention!r}: expected one of {CONVENTIONS}")
-        if not greedy and not temperature > 0:
-            raise ValueError(f"temperature={temperature}: must be > 0")
+        temperature = _temperature("temperature", temperature, greedy)
         if pdf_temperature is None:
             pdf_temperature = temperature if convention == "reference" else 0.5 + 0.5 * temperature
-        if not greedy and not pdf_temperature > 0:
-            raise ValueError(f"pdf_temperature={pdf_temperature}: must be > 0")
+        pdf_temperature = _temperature("pdf_temperature", pdf_temperature, greedy)
         sigma_scale = temperature if convention == "reference" else float(np.sqrt(temperature))
-        max_len = config.max_seq_len if max_len is None else int(max_len)
-        if max_len <= 0:
-            raise ValueError(f"max_len={max_len}: must be > 0")
+        max_len = config.max_seq_len if max_len is None else _count("max_len", max_len)
+        if z is None:
+            n = _count("n", n)
         seed = int(np.random.SeedSequence(seed).generate_state(1)[0]) if seed is None else int(seed)
         rng = np.random.default_rng(seed)
         z_t, n = _latent(config, z, n, rng, repeat_single=False)
         if n <= 0:
-            raise ValueError(f"n={n}: must be > 0")
+            raise ValueError("z: no latent codes given (shape [0, z_size])")
         if initial_state is None:
             state = None  # made from z inside the compiled loop (eagerly, its few ops cost ~5% of a sketch)
         else:
@@ -220,13 +219,12 @@ class Sampler:
         """
         model = self.model
         config = model.config
-        prefix3 = check_drawing(prefix, "prefix", pen_binary=True)
+        prefix3 = check_drawing(prefix, "prefix")
         factor = _unit_factor(model, units)
-        if not greedy and not temperature > 0:
-            raise ValueError(f"temperature={temperature}: must be > 0")
-        if n is None or int(n) <= 0:
-            raise ValueError(f"n={n}: must be > 0")
-        n = int(n)
+        _temperature("temperature", temperature, greedy)
+        n = _count("n", n)
+        if max_len is not None:
+            max_len = _count("max_len", max_len)
         rng = np.random.default_rng(seed)
         z_t, n = _latent(config, z, n, rng, repeat_single=True)
         # The primer and the sampler both take the checked codes (one per alternative).
@@ -273,6 +271,7 @@ class Sampler:
         """
         if not self.model.config.conditional:
             raise ValueError("this model is unconditional (decoder only): it cannot encode drawings")
+        batch_size = _count("batch_size", batch_size)
         drawings = [check_drawing(d, f"drawing {i}") for i, d in enumerate(drawings)]
         if not drawings:
             raise ValueError("encode: no drawings given")
@@ -445,6 +444,29 @@ def decode(model: SketchRNN, z, **kwargs) -> list[np.ndarray]:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+
+def _count(name: str, value, least: int = 1) -> int:
+    """``value`` as an int ``>= least`` (a whole float is fine), else a ``ValueError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer | float | np.floating) \
+            or not np.isfinite(value) or value != int(value) or value < least:
+        raise ValueError(f"{name}={value!r}: must be an integer >= {least}")
+    return int(value)
+
+
+def _temperature(name: str, value, greedy: bool) -> float:
+    """A checked temperature: a finite number, > 0 when sampling. Greedy decoding ignores it, so 0
+    (the usual spelling of "no randomness") is accepted there, but not a negative or NaN value,
+    which is a caller's mistake whichever mode runs."""
+    try:
+        tau = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r}: must be a number") from None
+    if greedy and tau == 0:
+        return tau
+    if not np.isfinite(tau) or tau <= 0:
+        raise ValueError(f"{name}={value!r}: must be a finite number > 0")
+    return tau
 
 
 def _unit_factor(model: SketchRNN, units: str) -> float:

@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TypeAlias
 
@@ -41,12 +42,14 @@ __all__ = [
     "START_TOKEN",
     "BROWSER_START_TOKEN",
     "check_drawing",
+    "pen_problem",
     "to_stroke5",
     "to_stroke3",
     "pad_batch",
     "to_model_units",
     "to_data_units",
     "normalizing_scale_factor",
+    "check_scale_factor",
     "random_scale",
     "augment_strokes",
     "augment_batch",
@@ -56,6 +59,7 @@ __all__ = [
     "lines_to_strokes",
     "lerp",
     "slerp",
+    "great_circle",
 ]
 
 Rng: TypeAlias = np.random.Generator | np.random.RandomState
@@ -77,10 +81,14 @@ def _as_stroke3(strokes: ArrayLike, what: str = "strokes") -> np.ndarray:
     return arr
 
 
-def check_drawing(drawing: ArrayLike, name: str, *, pen_binary: bool = False) -> np.ndarray:
-    """``drawing`` as float32, checked to be a non-empty, finite stroke-3 array ``[L, 3]`` (and, with
-    ``pen_binary``, pen-lift values of 0 or 1 only); errors start with ``name`` (which drawing, or
-    which file it came from).
+def check_drawing(drawing: ArrayLike, name: str, *, pen_binary: bool = True) -> np.ndarray:
+    """``drawing`` as float32, checked to be a non-empty, finite stroke-3 array ``[L, 3]`` whose
+    pen-lift values are 0 or 1 (``pen_binary=False`` skips that last check); errors start with
+    ``name`` (which drawing, or which file it came from).
+
+    Every drawing a user hands in (to encode, complete, evaluate or a command line) comes through
+    here: a pen value of 2 or 0.5 is no convention the model knows, yet would be read as
+    ``p1 = 1 - p`` without complaint. Datasets are the loader's to check (:func:`pen_problem`).
 
     Example:
         >>> check_drawing([[1, 2, 0], [3, 4, 1]], "drawing 0").dtype
@@ -88,18 +96,45 @@ def check_drawing(drawing: ArrayLike, name: str, *, pen_binary: bool = False) ->
         >>> check_drawing(np.zeros((0, 3)), "drawing 1")
         Traceback (most recent call last):
         ValueError: drawing 1: expected a non-empty stroke-3 array [L, 3], got (0, 3)
+        >>> check_drawing([[1, 2, 0], [3, 4, 2]], "cat.json")
+        Traceback (most recent call last):
+        ValueError: cat.json: the pen-lift column must hold 0 or 1 (row 1 holds 2)
     """
     try:
-        arr = np.asarray(drawing, np.float32)
+        raw = np.asarray(drawing)
+        with np.errstate(over="ignore"):
+            arr = raw.astype(np.float32)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{name}: not a numeric stroke-3 array ({e})") from None
     if arr.ndim != 2 or arr.shape[1] != 3 or len(arr) == 0:
         raise ValueError(f"{name}: expected a non-empty stroke-3 array [L, 3], got {arr.shape}")
     if not np.isfinite(arr).all():
+        if np.isfinite(raw).all():
+            raise ValueError(f"{name}: values beyond float32's range (+-3.4e38)")
         raise ValueError(f"{name}: contains NaN or infinite values")
-    if pen_binary and not np.isin(arr[:, 2], (0.0, 1.0)).all():
-        raise ValueError(f"{name}: the pen-lift column must hold 0 or 1")
+    if pen_binary and (problem := pen_problem(arr)):
+        raise ValueError(f"{name}: {problem}")
     return arr
+
+
+def pen_problem(drawing: ArrayLike) -> str | None:
+    """What is wrong with a stroke-3 drawing's pen-lift column (values other than 0 and 1), or
+    None: the one rule for user drawings (:func:`check_drawing`) and datasets alike.
+
+    A dataset loader should skip such sketches, or warn about them, rather than train on them:
+    the reference reads ``p1 = 1 - p``, so a pen value of 2 is a pen-down probability of -1.
+
+    Example:
+        >>> pen_problem([[1, 2, 0], [3, 4, 1]]) is None
+        True
+        >>> pen_problem([[1, 2, 0.5], [3, 4, 1]])
+        'the pen-lift column must hold 0 or 1 (row 0 holds 0.5)'
+    """
+    pen = _as_stroke3(drawing, "pen_problem")[:, 2]
+    bad = np.flatnonzero((pen != 0) & (pen != 1))
+    if not len(bad):
+        return None
+    return f"the pen-lift column must hold 0 or 1 (row {bad[0]} holds {pen[bad[0]]:g})"
 
 
 def _float_dtype(arr: np.ndarray) -> np.dtype:
@@ -245,15 +280,61 @@ def normalizing_scale_factor(strokes: Sequence[ArrayLike] | np.ndarray) -> np.fl
     input's float precision (the reference computes it on float32 data, in this summation order:
     x0, y0, x1, y1, ... drawing after drawing). Takes stroke-3 drawings or their rows concatenated.
 
+    A factor that cannot normalise is a ``ValueError`` saying why (:func:`check_scale_factor`).
+
     Example:
         >>> float(normalizing_scale_factor([np.array([[1.0, -1.0, 0]]), np.array([[1.0, -1.0, 1]])]))
         1.0
+        >>> normalizing_scale_factor([np.zeros((4, 3))])
+        Traceback (most recent call last):
+        ValueError: scale factor (std of every dx, dy) is 0: every offset is zero, nothing to normalise by
     """
     flat = strokes if isinstance(strokes, np.ndarray) else np.concatenate(
         [_as_stroke3(s, f"normalizing_scale_factor: drawing {i}") for i, s in enumerate(strokes)])
     if not len(flat):
         raise ValueError("normalizing_scale_factor: no points")
-    return np.std(flat[:, 0:2].ravel())
+    offsets = flat[:, 0:2].ravel()
+    with np.errstate(over="ignore", invalid="ignore"):
+        std = np.std(offsets)
+    check_scale_factor(std, offsets)
+    return std
+
+
+def check_scale_factor(scale: float, offsets: ArrayLike | None = None) -> None:
+    """A ``ValueError`` saying why ``scale`` (data units per model unit, the std of ``offsets``)
+    cannot normalise them: zero (every offset is zero, or all are one value, as huge offsets
+    clamped to a loader's limit are), or out of float32's range, the model's precision (the std
+    overflows or underflows it, or an offset divided by the std would overflow it).
+
+    Example:
+        >>> check_scale_factor(18.5, [3.0, -40.0])
+        >>> check_scale_factor(0.0, [1000.0, 1000.0])
+        Traceback (most recent call last):
+        ValueError: scale factor (std of every dx, dy) is 0: every dx and dy is 1000 (no spread;
+        huge offsets clamped to a loader's limit look like this)
+    """
+    what = f"scale factor (std of every dx, dy) is {float(scale):g}"
+    values = np.zeros(0) if offsets is None else np.asarray(offsets).ravel()
+    if len(values) and not np.isfinite(values).all():
+        raise ValueError(f"{what}: the offsets contain NaN or infinite values")
+    top = float(np.max(np.abs(values))) if len(values) else 0.0
+    f32_max = float(np.finfo(np.float32).max)
+    if math.isnan(scale) or scale < 0:
+        raise ValueError(f"{what}: must be > 0")
+    if scale > f32_max:  # (inf included)
+        why = f"the offsets are too large for float32 (up to {top:.3g})" if len(values) else "beyond float32"
+        raise ValueError(f"{what}: {why}")
+    if scale == 0 and len(values):
+        if top == 0:
+            raise ValueError(f"{what}: every offset is zero, nothing to normalise by")
+        if (values == values[0]).all():
+            raise ValueError(f"{what}: every dx and dy is {values[0]:g} (no spread; huge offsets "
+                             "clamped to a loader's limit look like this)")
+        raise ValueError(f"{what}: the offsets' spread is too small for float32 (offsets up to {top:.3g})")
+    if scale == 0:
+        raise ValueError(f"{what}: must be > 0")
+    if top / scale > f32_max:
+        raise ValueError(f"{what}: too small for offsets up to {top:.3g} (dividing by it overflows float32)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,12 +490,21 @@ def augment_batch(batch: Sequence[ArrayLike], random_scale_factor: float,
 def clamp(strokes: ArrayLike, limit: float = 1000) -> np.ndarray:
     """Clamp every column to ``[-limit, limit]`` (removes huge jumps), keeping the dtype.
 
+    For an integer dtype the bounds are first clipped to the dtype's range (an unsigned array has
+    no negative bound), so that no bound overflows it.
+
     Example:
         >>> clamp(np.array([[2000, -5, 1]], dtype=np.int16)).tolist()
         [[1000, -5, 1]]
+        >>> clamp(np.array([[2000, 5, 1]], dtype=np.uint64)).tolist()
+        [[1000, 5, 1]]
     """
     s = np.asarray(strokes)
-    return np.maximum(np.minimum(s, limit), -limit)
+    lo, hi = -limit, limit
+    if s.dtype.kind in "iu":
+        info = np.iinfo(s.dtype)
+        lo, hi = s.dtype.type(max(math.ceil(lo), info.min)), s.dtype.type(min(math.floor(hi), info.max))
+    return np.maximum(np.minimum(s, hi), lo)
 
 
 def get_bounds(strokes: ArrayLike, factor: float = 1) -> tuple[float, float, float, float]:
@@ -486,18 +576,52 @@ def lerp(p0: ArrayLike, p1: ArrayLike, t: float) -> np.ndarray:
 def slerp(p0: ArrayLike, p1: ArrayLike, t: float) -> np.ndarray:
     """Spherical interpolation between two latent vectors (the reference formula).
 
-    Unlike the reference (which divides by zero), (anti-)parallel inputs fall back to
-    :func:`lerp`, and the cosine is clipped to [-1, 1] against rounding.
+    Unlike the reference (which divides by zero), parallel inputs fall back to :func:`lerp`, and
+    the cosine is clipped to [-1, 1] against rounding. Opposite (antipodal) or zero vectors lie on
+    no single great circle: a ``ValueError`` (use :func:`lerp` for them).
 
     Example:
         >>> np.round(slerp(np.array([1.0, 0.0]), np.array([0.0, 1.0]), 0.5), 6)
         array([0.707107, 0.707107])
     """
-    a = np.asarray(p0)
-    b = np.asarray(p1)
-    cos = np.dot(a / np.linalg.norm(a), b / np.linalg.norm(b))
-    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    a, b = np.asarray(p0), np.asarray(p1)
+    return great_circle(a[None], b[None], np.array([t], np.float64), ["p0 and p1"])[0, 0]
+
+
+def great_circle(z0: np.ndarray, z1: np.ndarray, t: np.ndarray, pairs: Sequence[str]) -> np.ndarray:
+    """:func:`slerp` from each row of ``z0`` to the same row of ``z1`` (``[m, k]``) at every weight
+    ``t`` (``[T]``): ``[m, T, k]``, the end rows exactly ``z0`` / ``z1`` where ``t`` is 0 / 1.
+    ``pairs`` names each pair of rows for the error an antipodal or zero pair raises.
+
+    Example:
+        >>> great_circle(np.array([[2.0, 0.0]]), np.array([[0.0, 2.0]]), np.array([0.0, 1.0]),
+        ...              ["z0 and z1"]).tolist()
+        [[[2.0, 0.0], [0.0, 2.0]]]
+        >>> great_circle(np.array([[1.0, 2.0]]), np.array([[-1.0, -2.0]]), np.array([0.5]), ["z0 and z1"])
+        Traceback (most recent call last):
+        ValueError: slerp: z0 and z1 are opposite (antipodal): no single great circle joins them; use lerp
+    """
+    a, b, t = z0[:, None, :], z1[:, None, :], np.asarray(t)[None, :, None]
+    na, nb = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.sum(a * b, axis=-1, keepdims=True) / (na * nb)[..., None]
+    omega = np.arccos(np.clip(np.nan_to_num(cos, nan=1.0), -1.0, 1.0))
     so = np.sin(omega)
-    if so < 1e-12:
-        return lerp(a, b, t)
-    return np.sin((1.0 - t) * omega) / so * a + np.sin(t * omega) / so * b
+    flat = so < 1e-12
+    # A zero code has no direction and opposite codes a great circle through every direction
+    # orthogonal to them: any midpoint is as right as any other, so none is made up.
+    for i in np.flatnonzero((na[:, 0] == 0) | (nb[:, 0] == 0)):
+        raise ValueError(f"slerp: {pairs[i]} include a zero vector, which has no direction; use lerp")
+    # (By the cosine: -15 / 15.000000000000002 is z against -3 z, and sin(omega) there is 1e-8,
+    # big enough to divide by and get nonsense.)
+    for i in np.flatnonzero(cos[:, 0, 0] < -1.0 + 1e-12):
+        raise ValueError(f"slerp: {pairs[i]} are opposite (antipodal): no single great circle joins "
+                         "them; use lerp")
+    # Parallel codes: sin(omega) is 0 and the path is the straight line between them.
+    so = np.where(flat, 1.0, so)
+    out = np.sin((1.0 - t) * omega) / so * a + np.sin(t * omega) / so * b
+    out = np.where(flat, (1.0 - t) * a + t * b, out)
+    # sin(omega) / sin(omega) need not round to 1: pin the ends to the inputs themselves.
+    out[:, t[0, :, 0] == 0.0] = a
+    out[:, t[0, :, 0] == 1.0] = b
+    return out

@@ -8,10 +8,15 @@ is evaluated (``Valid_*``; ``Valid_Cost`` uses ``kl_weight_start`` as the refere
 it improves the weights are saved and the test split evaluated (``Eval_*``).
 
 Two kinds of checkpoint live under ``log_root``: the best weights (``ckpt-<step>``, what
-``load_model(log_root)`` reads) and ``resume/``, written every ``save_every`` steps and on
-interruption, holding everything a resumed run needs: weights, Adam slots, global step, the data
-RNG and the best validation cost. TF writes both atomically, so ``kill -9`` at any moment leaves the
-last complete checkpoint in force.
+``load_model(log_root)`` reads) and ``resume/``, written before the first step, every
+``save_every`` steps and on interruption, holding everything a resumed run needs: weights, Adam
+slots, global step, the data and noise RNGs and the best validation cost. Both are written by
+:func:`~sketch_rnn.checkpoint.write_checkpoint` (new files, then the pointer, then the sweep) and the
+newest two resume states are kept, so a kill at any moment, inside a save included, leaves a state
+from which ``resume=True`` continues exactly: the final weights are bit-identical to an
+uninterrupted run's. A damaged newest resume state is skipped with a warning for the older one.
+An existing run is never restarted silently: without ``resume`` the trainer refuses the folder
+unless ``overwrite=True``.
 
 A step whose loss or gradients are not finite is skipped with a warning (the weights never see
 it); ``MAX_BAD_STEPS`` in a row stop the run with an error.
@@ -30,6 +35,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import signal
 import sys
 import time
@@ -40,7 +46,14 @@ import tensorflow as tf
 from tensorflow import keras
 
 from sketch_rnn import losses, schedules
-from sketch_rnn.checkpoint import write_meta
+from sketch_rnn.checkpoint import (
+    META_FILE,
+    POINTER_FILE,
+    checkpoint_numbers,
+    restore_newest,
+    write_checkpoint,
+    write_meta,
+)
 from sketch_rnn.config import TrainConfig
 from sketch_rnn.data import DataLoader, load_dataset
 from sketch_rnn.hparams import HParams
@@ -52,6 +65,9 @@ logger = logging.getLogger("sketch_rnn")
 LOG_EVERY = 20
 MAX_BAD_STEPS = 10
 RESUME_DIR = "resume"
+BEST_TO_KEEP = 5
+#: Two, so that a damaged newest resume state leaves an older one to continue from.
+RESUME_TO_KEEP = 2
 
 
 def build_optimizer(config: TrainConfig | HParams) -> keras.optimizers.Optimizer:
@@ -214,6 +230,8 @@ class Trainer:
         data_dir: folder holding ``hps.data_set``.
         log_root: where checkpoints, ``model_config.json`` and TensorBoard logs go.
         resume: continue from ``log_root/resume`` (or the best checkpoint) if there is one.
+        overwrite: if ``log_root`` already holds a run and ``resume`` is off, delete its checkpoints
+            and start again (without it, such a folder is refused with ``FileExistsError``).
         seed: seeds weight init, data order and augmentation.
         progress: show a live progress line on a terminal (``None``: only if stderr is a TTY).
         jit_compile: XLA-compile the training step.
@@ -240,9 +258,13 @@ class Trainer:
     """
 
     def __init__(self, hps: HParams, data_dir: str, log_root: str, *, resume: bool = False,
-                 seed: int | None = None, progress: bool | None = None, jit_compile: bool = False,
-                 max_seconds: float | None = None, datasets=None, runtime: RuntimeOptions | None = None):
+                 overwrite: bool = False, seed: int | None = None, progress: bool | None = None,
+                 jit_compile: bool = False, max_seconds: float | None = None, datasets=None,
+                 runtime: RuntimeOptions | None = None):
         self.log_root = os.fspath(log_root)
+        self.resume_dir = os.path.join(self.log_root, RESUME_DIR)
+        if not resume:
+            _claim_fresh(self.log_root, overwrite)
         os.makedirs(self.log_root, exist_ok=True)
         if seed is not None:
             keras.utils.set_random_seed(seed)
@@ -262,42 +284,52 @@ class Trainer:
                                  rng=self.noise, runtime=runtime)
         self.evaluator = SplitEvaluator(self.model, self.train_config.kl_tolerance, self.step_fn.runtime)
         self.best_valid_cost = tf.Variable(np.inf, dtype=tf.float64, trainable=False)
-        self.best = tf.train.CheckpointManager(
-            tf.train.Checkpoint(model=self.model), self.log_root, max_to_keep=5
-        )
+        self.best_ckpt = tf.train.Checkpoint(model=self.model)
         self.resume_ckpt = tf.train.Checkpoint(
             model=self.model, optimizer=self.optimizer, best_valid_cost=self.best_valid_cost,
             data_rng=_RNGState(self.train_data), noise_rng=self.noise,
-        )
-        self.resume_manager = tf.train.CheckpointManager(
-            self.resume_ckpt, os.path.join(self.log_root, RESUME_DIR), max_to_keep=1
         )
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.max_seconds = max_seconds
         self.writer = tf.summary.create_file_writer(self.log_root)
         if resume:
-            self._restore()
+            self.restore()
         write_meta(self.log_root, self.model, self.hps)
 
     @property
     def step(self) -> int:
         return int(self.optimizer.iterations.numpy())
 
-    def _restore(self) -> None:
-        latest = self.resume_manager.latest_checkpoint
+    def restore(self) -> None:
+        """Load the newest intact state in ``log_root`` (what ``resume=True`` does): the resume
+        checkpoint, else the best weights alone, else nothing."""
+
+        def read(prefix: str) -> None:
+            self.resume_ckpt.read(prefix).assert_existing_objects_matched()
+
+        latest = restore_newest(self.resume_dir, read, "resume state")
         if latest:
-            self.resume_ckpt.read(latest).assert_existing_objects_matched()
             logger.info("resumed from %s at step %d", latest, self.step)
-        elif self.best.latest_checkpoint:
+            return
+        def read_weights(prefix: str) -> None:
+            self.best_ckpt.read(prefix).expect_partial().assert_existing_objects_matched()
+
+        best = restore_newest(self.log_root, read_weights)
+        if best:
             # Weights only (e.g. a folder written by save_model): the schedules restart at 0.
-            tf.train.Checkpoint(model=self.model).read(self.best.latest_checkpoint).expect_partial()
-            logger.info("loaded weights from %s (no resume state)", self.best.latest_checkpoint)
+            logger.info("loaded weights from %s (no resume state)", best)
         else:
             logger.info("no checkpoint in %s: starting fresh", self.log_root)
 
     def save_resume(self) -> str:
-        """Write the resume checkpoint now (also done every ``save_every`` steps)."""
-        return self.resume_manager.save(checkpoint_number=self.step)
+        """Write the resume checkpoint now (also done before the first step, every ``save_every``
+        steps and at the end)."""
+        return write_checkpoint(self.resume_ckpt, self.resume_dir, self.step, keep=RESUME_TO_KEEP)
+
+    def latest_resume(self) -> str | None:
+        """The newest resume checkpoint's prefix, if any."""
+        numbers = checkpoint_numbers(self.resume_dir)
+        return os.path.join(self.resume_dir, f"ckpt-{numbers[0]}") if numbers else None
 
     def train(self, num_steps: int | None = None) -> Summary:
         """Run until global step ``num_steps`` (default ``hps.num_steps``)."""
@@ -320,6 +352,10 @@ class Trainer:
 
         if _in_main_thread():
             signal.signal(signal.SIGTERM, on_term)
+        if not checkpoint_numbers(self.resume_dir):
+            # A kill before the first periodic save then resumes from here, not from scratch
+            # with the best weights and fresh optimizer state.
+            self.save_resume()
         try:
             while self.step < num_steps and not interrupted:
                 step = self.step
@@ -365,8 +401,7 @@ class Trainer:
             valid, test = self._validate(self.step)
         self.save_resume()
         if interrupted:
-            logger.info("interrupted at step %d; state saved to %s", self.step,
-                        self.resume_manager.latest_checkpoint)
+            logger.info("interrupted at step %d; state saved to %s", self.step, self.latest_resume())
         self.writer.flush()
         return Summary(self.step, float(self.best_valid_cost.numpy()), valid, test, skipped)
 
@@ -388,7 +423,7 @@ class Trainer:
         test = None
         if valid["cost"] < float(self.best_valid_cost.numpy()):
             self.best_valid_cost.assign(valid["cost"])
-            path = self.best.save(checkpoint_number=step)
+            path = write_checkpoint(self.best_ckpt, self.log_root, step, keep=BEST_TO_KEEP)
             logger.info("best valid cost %.4f: saved %s", valid["cost"], path)
             with self.writer.as_default():
                 tf.summary.scalar("Best_Valid_Cost", valid["cost"], step=step)
@@ -405,6 +440,29 @@ class Trainer:
                               ("Reconstr_Cost_Masked", "r_cost_masked"), ("KL_Cost", "kl_cost")):
                 tf.summary.scalar(f"{prefix}_{name}", res[key], step=step)
             tf.summary.scalar(f"Time_Taken_{prefix}", took, step=step)
+
+
+def _claim_fresh(log_root: str, overwrite: bool) -> None:
+    """Refuse to start a fresh run over an existing one, or (``overwrite``) delete its checkpoints."""
+    if os.path.exists(log_root) and not os.path.isdir(log_root):
+        raise NotADirectoryError(f"{log_root}: is a file; log_root must be a folder")
+    resume_dir = os.path.join(log_root, RESUME_DIR)
+    steps = checkpoint_numbers(resume_dir) or checkpoint_numbers(log_root)
+    if not steps and not os.path.exists(os.path.join(log_root, META_FILE)):
+        return
+    if not overwrite:
+        at = f" (newest checkpoint at step {steps[0]})" if steps else ""
+        raise FileExistsError(
+            f"{log_root}: already holds a training run{at}; resume it (resume=True, "
+            "--resume_training) or delete its checkpoints and start again (overwrite=True, --overwrite)")
+    logger.warning("%s: deleting the checkpoints of the run there (overwrite)", log_root)
+    shutil.rmtree(resume_dir, ignore_errors=True)
+    for name in os.listdir(log_root):
+        path = os.path.join(log_root, name)
+        if name.startswith("ckpt-") and os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)  # a save interrupted inside TF
+        elif name == POINTER_FILE or name.startswith("ckpt-"):
+            os.remove(path)
 
 
 def _in_main_thread() -> bool:

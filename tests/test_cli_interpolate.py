@@ -41,7 +41,8 @@ def inputs(tmp_path_factory):
     splits = {}
     for k, n in (("train", 3), ("valid", 2), ("test", 4)):
         arr = np.empty(n, dtype=object)
-        arr[:] = [np.asarray(A if i % 2 else B, np.int16) * (i + 1) for i in range(n)]
+        # Offsets scaled per drawing; the pen column stays 0/1.
+        arr[:] = [np.asarray(A if i % 2 else B, np.int16) * np.int16([i + 1, i + 1, 1]) for i in range(n)]
         splits[k] = arr
     np.savez(folder / "tiny.npz", **splits)
     return folder

@@ -75,11 +75,19 @@ def test_slerp_keeps_norms():
     assert np.all(norms >= lo - 1e-9) and np.all(norms <= hi + 1e-9)
 
 
-def test_slerp_degenerate_codes_fall_back_to_lerp():
+def test_slerp_parallel_codes_fall_back_to_lerp_and_undefined_ones_raise():
     z = np.array([1.0, 2.0])
     np.testing.assert_allclose(interpolate(z, 2 * z, 3), [z, 1.5 * z, 2 * z])  # parallel
-    np.testing.assert_allclose(interpolate(np.zeros(2), z, 3), [0 * z, 0.5 * z, z])  # zero code
-    np.testing.assert_allclose(interpolate(z, -z, 3), [z, 0 * z, -z])  # opposite
+    # A zero code has no direction, opposite codes no single great circle: lerp is the caller's call.
+    with pytest.raises(ValueError, match="z0 and z1 include a zero vector"):
+        interpolate(np.zeros(2), z, 3)
+    with pytest.raises(ValueError, match="z0 and z1 are opposite"):
+        interpolate(z, -z, 3)
+    with pytest.raises(ValueError, match="z0 and z1 are opposite"):
+        interpolate(z, -3 * z, 3)
+    np.testing.assert_allclose(interpolate(z, -z, 3, method="lerp"), [z, 0 * z, -z])
+    with pytest.raises(ValueError, match="top edge"):
+        grid(np.stack([z, -z, z[::-1], 2 * z[::-1]]), rows=2, cols=3)
 
 
 @pytest.mark.parametrize(

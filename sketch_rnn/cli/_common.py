@@ -69,7 +69,11 @@ def read_strokes(path: str, flag: str) -> np.ndarray:
 
 
 def save_drawings_npy(path: str, drawings) -> None:
-    """Drawings of different lengths as one ``.npy`` object array (``np.load(..., allow_pickle=True)``)."""
+    """Drawings of different lengths as one ``.npy`` object array (``np.load(..., allow_pickle=True)``),
+    written atomically."""
+    from sketch_rnn.files import atomic_output
+
     arr = np.empty(len(drawings), dtype=object)
     arr[:] = drawings
-    np.save(path, arr, allow_pickle=True)
+    with atomic_output(path, suffix=".npy") as f:
+        np.save(f, arr, allow_pickle=True)

@@ -10,6 +10,11 @@ INPUT is any mix of QuickDraw ``.ndjson`` (raw or simplified) and ``.bin`` files
 files, folders holding them, or glob patterns. The written ``.npz`` loads in
 ``sketch_rnn_train --data_dir=DIR --hparams=data_set=data.npz`` unchanged, alone or in a list.
 
+Rules, checked before anything is read: ``convert`` refuses a ``.npz`` input (already a dataset)
+and, with ``--format=auto``, any file not ending in .ndjson/.bin/.svg; ``--out`` must end in
+``.npz`` (convert) or ``.svg`` (show), must not be one of the inputs, nor an existing folder, nor
+lie below a file. Outputs are written atomically: a failure leaves the old file, or none.
+
 Flags live in their own ``FlagValues`` (not absl's global ``FLAGS``), so this module can be
 imported next to the other CLIs without flag-name clashes.
 
@@ -75,9 +80,10 @@ def _usage() -> str:
 
 
 def _convert(inputs: Sequence[str]) -> int:
-    from sketch_rnn.datasets.convert import convert_inputs
+    from sketch_rnn.datasets.convert import check_input_files, convert_inputs, find_inputs
     from sketch_rnn.datasets.report import Report
     from sketch_rnn.datasets.writer import build_dataset, parse_splits, write_npz
+    from sketch_rnn.files import check_output_path
 
     if not inputs:
         print("sketch_rnn_data convert: give at least one input file or folder", file=sys.stderr)
@@ -85,10 +91,17 @@ def _convert(inputs: Sequence[str]) -> int:
     if not FLAGS.out:
         print("sketch_rnn_data convert: --out is required", file=sys.stderr)
         return 2
+    try:
+        files = find_inputs(inputs)
+        check_input_files(files, FLAGS.format)
+        check_output_path(FLAGS.out, inputs=files, suffixes=(".npz",))
+    except (OSError, ValueError) as e:  # incl. OutputPathError
+        print(f"sketch_rnn_data convert: {e}", file=sys.stderr)
+        return 2
     splits = parse_splits(FLAGS.splits)
     stream = sys.stderr if FLAGS.progress else None
     result = convert_inputs(
-        inputs, fmt=FLAGS.format, size=FLAGS.size or None, tolerance=FLAGS.tolerance,
+        files, fmt=FLAGS.format, size=FLAGS.size or None, tolerance=FLAGS.tolerance,
         zero_first=FLAGS.zero_first, quickdraw_epsilon=FLAGS.quickdraw_epsilon,
         recognized_only=FLAGS.recognized_only, limit=FLAGS.limit or None,
         workers=FLAGS.workers or None, progress_stream=stream)
@@ -123,11 +136,17 @@ def _info(paths: Sequence[str]) -> int:
 
 def _show(paths: Sequence[str]) -> int:
     from sketch_rnn.datasets.inspect import show_dataset
+    from sketch_rnn.files import OutputPathError, check_output_path
 
     if len(paths) != 1:
         print("sketch_rnn_data show: give exactly one .npz file", file=sys.stderr)
         return 2
     out = FLAGS.out or "grid.svg"
+    try:
+        check_output_path(out, inputs=paths, suffixes=(".svg",))
+    except OutputPathError as e:
+        print(f"sketch_rnn_data show: {e}", file=sys.stderr)
+        return 2
     show_dataset(paths[0], out, n=FLAGS.n, split=FLAGS.split, seed=FLAGS.seed,
                  factor=FLAGS.factor or None, ncols=FLAGS.ncols or None)
     print(f"wrote {out}")

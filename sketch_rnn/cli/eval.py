@@ -8,13 +8,22 @@ magenta TF1 checkpoint, a browser ``*.gen.json`` / ``*.vae.json``). Prints a tab
 pen-loss forms), L_KL and the per-step NLL in model and pixel units (see
 :mod:`sketch_rnn.evaluation`); ``--csv`` writes one row per drawing; ``--worst`` lists the
 highest-NLL drawings (outliers) and ``--worst_svg`` draws them on a grid.
+
+Rules, checked before the model is loaded: ``--data`` is an existing ``.npz`` or ``.ndjson`` file;
+``--batch_size`` and ``--scale`` are > 0 (``--scale`` finite), ``--worst`` >= 0; ``--csv`` ends in
+``.csv`` and ``--worst_svg`` in ``.svg``, neither is an input, an existing folder or below a file,
+and they differ. Outputs are written atomically. ndjson lines that cannot be read are skipped,
+never silently: their number and every reason with its lines go to stderr, and the table's
+``sketches`` row counts them.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
+import warnings
 
 from sketch_rnn.strokes import BROWSER_START_TOKEN, START_TOKEN
 
@@ -39,9 +48,39 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse bad flags and unsafe outputs before any work; raises ``ValueError`` naming the flag."""
+    from sketch_rnn.files import check_output_path, same_path
+
+    if args.batch_size <= 0:
+        raise ValueError(f"--batch_size={args.batch_size}: must be > 0")
+    if args.scale is not None and not (math.isfinite(args.scale) and args.scale > 0):
+        raise ValueError(f"--scale={args.scale}: must be a finite number > 0")
+    if args.worst < 0:
+        raise ValueError(f"--worst={args.worst}: must be >= 0")
+    if not args.data.endswith((".npz", ".ndjson")):
+        raise ValueError(f"--data={args.data}: expected an .npz dataset or a QuickDraw .ndjson file")
+    if not os.path.isfile(args.data):
+        raise ValueError(f"--data={args.data}: no such file")
+    inputs = [args.model, args.data]
+    if args.csv:
+        check_output_path(args.csv, inputs=inputs, flag="csv", suffixes=(".csv",))
+    if args.worst_svg:
+        check_output_path(args.worst_svg, inputs=inputs, flag="worst_svg", suffixes=(".svg",))
+    if args.csv and args.worst_svg and same_path(args.csv, args.worst_svg):
+        raise ValueError(f"--csv and --worst_svg name the same file ({args.csv})")
+
+
 def main_args(argv: list[str] | None = None) -> int:
+    """Run the command; returns the exit status (0 done, 2 refused or failed)."""
     args = parser().parse_args(argv)
+    try:
+        check_args(args)
+    except ValueError as e:
+        print(f"sketch_rnn_eval: error: {e}", file=sys.stderr)
+        return 2
     from sketch_rnn.checkpoint import load_model
+    from sketch_rnn.datasets.report import Report
     from sketch_rnn.evaluation import evaluate_drawings, load_drawings
     from sketch_rnn.hparams import CONFIG_FILE, HParams
 
@@ -50,19 +89,32 @@ def main_args(argv: list[str] | None = None) -> int:
         # The KL term's weight and floor are training settings: the model folder's hparams, if any.
         config_file = os.path.join(args.model, CONFIG_FILE)
         train = (HParams.load(config_file) if os.path.isfile(config_file) else HParams()).train_config()
-        drawings, names = load_drawings(args.data, args.split)
+        report = Report()
+        # The library warns about skipped lines (for API users); here they become our own lines,
+        # followed by every reason with its places.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            drawings, names = load_drawings(args.data, args.split, report)
+        for w in caught:
+            print(f"sketch_rnn_eval: warning: {w.message}", file=sys.stderr)
+        if report.n_skipped:
+            print(f"sketch_rnn_eval: {report.summary()}", file=sys.stderr)
         start = None if args.start_token == "model" else START_TOKENS[args.start_token]
         result = evaluate_drawings(model, drawings, scale=args.scale, start_token=start,
                                    batch_size=args.batch_size, sample_z=args.sample_z, seed=args.seed,
                                    kl_weight=train.kl_weight, kl_tolerance=train.kl_tolerance)
-    except (ValueError, FileNotFoundError) as e:
+        result.skipped = report.n_skipped
+    except (ValueError, OSError) as e:
         print(f"sketch_rnn_eval: error: {e}", file=sys.stderr)
         return 2
     print(f"model: {args.model}\ndata:  {args.data}" + (f" [{args.split}]" if args.data.endswith(".npz")
                                                          else ""))
     print(result.format_table())
     if args.csv:
-        result.write_csv(args.csv, names)
+        from sketch_rnn.files import atomic_path
+
+        with atomic_path(args.csv, suffix=".csv") as tmp:
+            result.write_csv(tmp, names)
         print(f"per-drawing results written to {args.csv}")
     n_worst = args.worst or (16 if args.worst_svg else 0)
     if n_worst:

@@ -13,10 +13,18 @@ The drawings are stroke-3 files (``.npy`` array ``[L, 3]`` or ``.json`` list of
 in data units) or two drawings of a dataset split (``--data=FILE.npz --index_a --index_b``, data
 units, clamped to +-1000 and divided by the model's scale factor as in training).
 ``--model`` is anything :func:`sketch_rnn.checkpoint.load_model` reads (``--log_root`` is the same).
+
+Rules, checked before the model is loaded: ``--temperature`` is a finite number > 0 (unless
+``--greedy``); ``--steps`` >= 2; ``--factor``, ``--png_size`` and ``--max_len`` > 0; ``--out`` ends in
+``.svg`` or ``.png`` and ``--npy_out`` in ``.npy``; neither is an input (the model, ``--a``/``--b``,
+``--data``), an existing folder or below a file, and they differ; the two drawings are read.
+Outputs are written atomically; a library error is one ``sketch_rnn_interpolate: error: ...`` line
+and exit status 2.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 
@@ -69,20 +77,32 @@ def _check_flags() -> None:
         raise app.UsageError("both --a and --b are required (or --data with --index_a/--index_b)")
     if FLAGS.steps < 2:
         raise app.UsageError(f"--steps={FLAGS.steps}: must be >= 2 (both ends are drawn)")
-    if not FLAGS.greedy and not FLAGS.temperature > 0:
-        raise app.UsageError(f"--temperature={FLAGS.temperature}: must be > 0")
+    if not FLAGS.greedy and not (math.isfinite(FLAGS.temperature) and FLAGS.temperature > 0):
+        raise app.UsageError(f"--temperature={FLAGS.temperature}: must be a finite number > 0")
     if not FLAGS.out.lower().endswith((".svg", ".png")):
         raise app.UsageError(f"--out={FLAGS.out}: expected a .svg or .png file name")
     if FLAGS.png_size is not None and FLAGS.png_size <= 0:
         raise app.UsageError(f"--png_size={FLAGS.png_size}: must be > 0")
-    if not FLAGS.factor > 0:
+    if not (math.isfinite(FLAGS.factor) and FLAGS.factor > 0):
         raise app.UsageError(f"--factor={FLAGS.factor}: must be > 0")
+    if FLAGS.max_len is not None and FLAGS.max_len <= 0:
+        raise app.UsageError(f"--max_len={FLAGS.max_len}: must be > 0")
 
 
-def _endpoints(model) -> tuple[np.ndarray, np.ndarray]:
-    """The two drawings in model units."""
-    from sketch_rnn.strokes import to_model_units
+def _check_outputs() -> None:
+    """Raises ``ValueError`` naming the flag (a path problem is not a usage error: exit 2)."""
+    from sketch_rnn.files import check_output_path, same_path
 
+    inputs = [FLAGS.log_root, FLAGS.model, FLAGS.a, FLAGS.b, FLAGS.data]
+    check_output_path(FLAGS.out, inputs=inputs, suffixes=(".svg", ".png"))
+    if FLAGS.npy_out:
+        check_output_path(FLAGS.npy_out, inputs=inputs, flag="npy_out", suffixes=(".npy",))
+        if same_path(FLAGS.out, FLAGS.npy_out):
+            raise ValueError(f"--out and --npy_out name the same file ({FLAGS.out})")
+
+
+def _read_endpoints() -> tuple[np.ndarray, np.ndarray]:
+    """The two drawings as stored (files: as given; a dataset: clamped data units)."""
     if FLAGS.data:
         from sketch_rnn.data import load_npz
         from sketch_rnn.strokes import clamp
@@ -99,23 +119,35 @@ def _endpoints(model) -> tuple[np.ndarray, np.ndarray]:
                     f"(0..{len(drawings) - 1})"
                 )
             pair.append(clamp(np.asarray(drawings[i], np.float32)))
-        factor = model.config.units_per_model_unit()
-    else:
-        pair = [read_strokes(FLAGS.a, "a"), read_strokes(FLAGS.b, "b")]
-        factor = model.config.units_per_model_unit() if FLAGS.units == "pixels" else 1.0
-    return to_model_units(pair[0], factor), to_model_units(pair[1], factor)
+        return pair[0], pair[1]
+    return read_strokes(FLAGS.a, "a"), read_strokes(FLAGS.b, "b")
+
+
+def _to_model_units(model, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from sketch_rnn.strokes import to_model_units
+
+    scaled = FLAGS.data or FLAGS.units == "pixels"
+    factor = model.config.units_per_model_unit() if scaled else 1.0
+    return to_model_units(a, factor), to_model_units(b, factor)
 
 
 def main(argv) -> int:
     del argv
     _check_flags()
+    try:
+        _check_outputs()
+    except ValueError as e:
+        print(f"sketch_rnn_interpolate: error: {e}", file=sys.stderr)
+        return 2
     from sketch_rnn.checkpoint import load_model
     from sketch_rnn.draw import save, strip_svg
     from sketch_rnn.latent import morph
 
     try:
+        # The drawings are read first: a bad file or index costs no model loading.
+        a, b = _read_endpoints()
         model = load_model(FLAGS.log_root or FLAGS.model)
-        a, b = _endpoints(model)
+        a, b = _to_model_units(model, a, b)
         drawings = morph(
             model,
             a,
@@ -132,11 +164,11 @@ def main(argv) -> int:
             drawings, factor=FLAGS.factor, labels=labels, color_by_stroke=FLAGS.color_by_stroke or False
         )
         save(svg, FLAGS.out, size=FLAGS.png_size)
+        if FLAGS.npy_out:
+            save_drawings_npy(FLAGS.npy_out, drawings)
     except (OSError, ValueError) as e:
         print(f"sketch_rnn_interpolate: error: {e}", file=sys.stderr)
         return 2
-    if FLAGS.npy_out:
-        save_drawings_npy(FLAGS.npy_out, drawings)
     print(f"{len(drawings)} drawings ({FLAGS.method}) in {os.path.abspath(FLAGS.out)}", file=sys.stderr)
     return 0
 

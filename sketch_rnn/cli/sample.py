@@ -10,10 +10,18 @@ A thin wrapper over :func:`sketch_rnn.sampling.sample` / :func:`sketch_rnn.sampl
 ``[dx, dy, pen_lift]``) to continue ``--num`` ways. Drawings are laid out on a grid
 (:func:`sketch_rnn.draw.grid_svg`) and written as SVG or PNG by ``--out``'s suffix;
 ``--npy_out`` also saves them (stroke-3, model or prefix units).
+
+Rules, checked before the model is loaded: ``--temperature`` is a finite number > 0 (unless
+``--greedy``); ``--num``, ``--factor``, ``--png_size``, ``--ncols`` and ``--max_len`` are > 0;
+``--out`` ends in ``.svg`` or ``.png`` and ``--npy_out`` in ``.npy``; neither is an input (the model,
+``--complete``), an existing folder or below a file, and they differ; the ``--complete`` drawing
+is read. Outputs are written atomically; a library error is one ``sketch_rnn_sample: error: ...``
+line and exit status 2.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 
@@ -57,23 +65,46 @@ flags.DEFINE_enum(
 
 
 
-def main(argv) -> int:
-    del argv
+def _check_flags() -> None:
     if not FLAGS.log_root:
         raise app.UsageError("--log_root is required")
+    if not FLAGS.greedy and not (math.isfinite(FLAGS.temperature) and FLAGS.temperature > 0):
+        raise app.UsageError(f"--temperature={FLAGS.temperature}: must be a finite number > 0")
     if not FLAGS.out.lower().endswith((".svg", ".png")):
         raise app.UsageError(f"--out={FLAGS.out}: expected a .svg or .png file name")
-    if FLAGS.png_size is not None and FLAGS.png_size <= 0:
-        raise app.UsageError(f"--png_size={FLAGS.png_size}: must be > 0")
-    if FLAGS.num <= 0:
-        raise app.UsageError(f"--num={FLAGS.num}: must be > 0")
-    if not FLAGS.greedy and not FLAGS.temperature > 0:
-        raise app.UsageError(f"--temperature={FLAGS.temperature}: must be > 0")
+    for name in ("num", "factor", "png_size", "ncols", "max_len"):
+        value = FLAGS[name].value
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise app.UsageError(f"--{name}={value}: must be > 0")
+
+
+def _check_outputs() -> None:
+    """Raises ``ValueError`` naming the flag (a path problem is not a usage error: exit 2)."""
+    from sketch_rnn.files import check_output_path, same_path
+
+    inputs = [FLAGS.log_root, FLAGS.complete]
+    check_output_path(FLAGS.out, inputs=inputs, suffixes=(".svg", ".png"))
+    if FLAGS.npy_out:
+        check_output_path(FLAGS.npy_out, inputs=inputs, flag="npy_out", suffixes=(".npy",))
+        if same_path(FLAGS.out, FLAGS.npy_out):
+            raise ValueError(f"--out and --npy_out name the same file ({FLAGS.out})")
+
+
+def main(argv) -> int:
+    del argv
+    _check_flags()
+    try:
+        _check_outputs()
+    except ValueError as e:
+        print(f"sketch_rnn_sample: error: {e}", file=sys.stderr)
+        return 2
     from sketch_rnn.checkpoint import load_model
     from sketch_rnn.draw import grid_svg, save
     from sketch_rnn.sampling import complete, sample
 
     try:
+        # The drawing to continue is read first: a bad file costs no model loading.
+        prefix = read_strokes(FLAGS.complete, "complete") if FLAGS.complete else None
         model = load_model(FLAGS.log_root)
         kw = dict(
             temperature=FLAGS.temperature,
@@ -82,24 +113,19 @@ def main(argv) -> int:
             convention=FLAGS.convention,
             max_len=FLAGS.max_len,
         )
-        if FLAGS.complete:
-            prefix = read_strokes(FLAGS.complete, "complete")
+        if prefix is not None:
             drawings = complete(model, prefix, n=FLAGS.num, units=FLAGS.units, **kw)
         else:
             drawings = sample(model, FLAGS.num, **kw)
-    except (OSError, ValueError) as e:
-        print(f"sketch_rnn_sample: error: {e}", file=sys.stderr)
-        return 2
-    svg = grid_svg(
-        drawings, ncols=FLAGS.ncols, factor=FLAGS.factor, color_by_stroke=FLAGS.color_by_stroke or False
-    )
-    try:
+        svg = grid_svg(
+            drawings, ncols=FLAGS.ncols, factor=FLAGS.factor, color_by_stroke=FLAGS.color_by_stroke or False
+        )
         save(svg, FLAGS.out, size=FLAGS.png_size)
+        if FLAGS.npy_out:
+            save_drawings_npy(FLAGS.npy_out, drawings)
     except (OSError, ValueError) as e:
         print(f"sketch_rnn_sample: error: {e}", file=sys.stderr)
         return 2
-    if FLAGS.npy_out:
-        save_drawings_npy(FLAGS.npy_out, drawings)
     what = "completions" if FLAGS.complete else "sketches"
     print(f"{len(drawings)} {what} in {os.path.abspath(FLAGS.out)}", file=sys.stderr)
     return 0

@@ -5,7 +5,8 @@
 
 ``--hparams`` takes magenta's ``a=1,b=x`` syntax or a JSON object; ``--config=model_config.json``
 starts from a saved config (``--hparams`` then overrides it). When resuming without either, the
-config saved in ``--log_root`` is used.
+config saved in ``--log_root`` is used. A ``--log_root`` that already holds a run is refused unless
+``--resume_training`` (continue it) or ``--overwrite`` (delete its checkpoints and start again).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ flags.DEFINE_string("data_dir", DEFAULT_DATA_DIR,
 flags.DEFINE_string("log_root", "/tmp/sketch_rnn/models/default",
                     "Folder for checkpoints, model_config.json and TensorBoard logs.")
 flags.DEFINE_boolean("resume_training", False, "Continue from the checkpoint in log_root.")
+flags.DEFINE_boolean("overwrite", False, "Start afresh in a log_root that holds a run, deleting its "
+                     "checkpoints (without it such a log_root is refused).")
 flags.DEFINE_string("hparams", "", "Hparam overrides: 'name=value,...' or a JSON object.")
 flags.DEFINE_string("config", None, "A model_config.json to start from (magenta or ours).")
 flags.DEFINE_integer("seed", None, "Seed for weight init, data order and augmentation.")
@@ -61,9 +64,9 @@ def main(argv) -> int:
     max_seconds = None if FLAGS.max_minutes is None else 60.0 * FLAGS.max_minutes
     try:
         trainer = Trainer(hps, FLAGS.data_dir, FLAGS.log_root, resume=FLAGS.resume_training,
-                          seed=FLAGS.seed, progress=FLAGS.progress, jit_compile=FLAGS.jit_compile,
-                          max_seconds=max_seconds)
-    except (ValueError, FileNotFoundError) as e:
+                          overwrite=FLAGS.overwrite, seed=FLAGS.seed, progress=FLAGS.progress,
+                          jit_compile=FLAGS.jit_compile, max_seconds=max_seconds)
+    except (ValueError, OSError) as e:  # FileExistsError: a run is there already
         print(f"sketch_rnn_train: {e}", file=sys.stderr)
         return 2
     summary = trainer.train()

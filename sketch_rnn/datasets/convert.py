@@ -32,7 +32,8 @@ from sketch_rnn.datasets.report import NoUsableDataError, Report
 from sketch_rnn.datasets.simplify import normalize_drawings
 from sketch_rnn.datasets.svg import svg_to_lines
 
-__all__ = ["INPUT_EXTENSIONS", "Converted", "find_inputs", "convert_svg_files", "convert_inputs"]
+__all__ = ["INPUT_EXTENSIONS", "Converted", "find_inputs", "check_input_files", "convert_svg_files",
+           "convert_inputs"]
 
 INPUT_EXTENSIONS = (".ndjson", ".bin", ".svg")
 
@@ -77,6 +78,28 @@ def find_inputs(inputs: Sequence[str | os.PathLike]) -> list[str]:
             found += [m for m in matches if os.path.isfile(m)]
     seen: set[str] = set()
     return [f for f in found if not (f in seen or seen.add(f))]
+
+
+def check_input_files(files: Sequence[str | os.PathLike], fmt: Format = "auto") -> None:
+    """Refuse, before any reading, files that ``convert`` would misread.
+
+    A ``.npz`` is always refused (it is a finished dataset, not drawings to convert); other
+    unknown extensions only when ``fmt`` is ``"auto"`` (a forced format says how to read them).
+
+    Example:
+        >>> check_input_files(["sheep.npz"])
+        Traceback (most recent call last):
+        ...
+        ValueError: sheep.npz: .npz is already a dataset; convert takes .ndjson, .bin or .svg files
+    """
+    takes = "convert takes .ndjson, .bin or .svg files"
+    for path in map(os.fspath, files):
+        suffix = os.path.splitext(path)[1].lower()
+        if suffix == ".npz":
+            raise ValueError(f"{path}: .npz is already a dataset; {takes}")
+        if fmt == "auto" and suffix not in INPUT_EXTENSIONS:
+            raise ValueError(f"{path}: unknown input type {suffix or '(no extension)'}; {takes} "
+                             "(or force its format with --format)")
 
 
 def convert_svg_files(paths: Sequence[str], *, size: float | None = 255.0, tolerance: float = 0.5,
@@ -151,6 +174,7 @@ def convert_inputs(
 
     Raises:
         NoUsableDataError: no drawing could be converted.
+        ValueError: an input :func:`check_input_files` refuses (before anything is read).
 
     Example:
         >>> convert_inputs([])
@@ -161,6 +185,7 @@ def convert_inputs(
     files = find_inputs(inputs)
     if not files:
         raise NoUsableDataError("no input files given")
+    check_input_files(files, fmt)
     report = Report()
     sketches: list[np.ndarray] = []
     names: list[str] = []

@@ -145,8 +145,14 @@ def dataset_info(path: str | os.PathLike, bins: int = 10) -> DatasetInfo:
     max_seq_len = max(all_lengths, default=0)
     scale = None
     if contents.splits["train"]:
-        loader = DataLoader(contents.splits["train"], batch_size=1, max_seq_len=max_seq_len)
-        scale = float(loader.calculate_normalizing_scale_factor())
+        # float64 copies: the loader's clamp and float32 cast give the same values for any
+        # integer dtype, and none (uint64 included) can overflow on the way.
+        loader = DataLoader([np.asarray(s, np.float64) for s in contents.splits["train"]], batch_size=1,
+                            max_seq_len=max_seq_len)
+        try:
+            scale = float(loader.calculate_normalizing_scale_factor())
+        except ValueError as e:  # zero, or beyond float32: the message says which
+            problems.append(f"train split: {e}")
     else:
         problems.append("train split is empty: nothing to train on")
     for k, info in splits.items():
@@ -160,8 +166,6 @@ def dataset_info(path: str | os.PathLike, bins: int = 10) -> DatasetInfo:
         if info.beyond_clamp:
             problems.append(f"{k}: {info.beyond_clamp} sketches have offsets beyond +-{_CLAMP} "
                             "(the loader clamps them)")
-    if scale is not None and not scale > 0:
-        problems.append("scale factor is 0: every offset is zero")
     return DatasetInfo(path, splits, scale, max_seq_len, _classes(path), problems)
 
 

@@ -33,6 +33,7 @@ import multiprocessing
 import os
 import struct
 import sys
+import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, islice
@@ -42,7 +43,7 @@ import numpy as np
 
 from sketch_rnn.datasets.polylines import PackedDrawings
 from sketch_rnn.datasets.progress import Progress
-from sketch_rnn.datasets.report import Report
+from sketch_rnn.datasets.report import NoUsableDataError, Report
 from sketch_rnn.datasets.simplify import quickdraw_simplify
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "QuickDrawRecord",
     "parse_ndjson_line",
     "read_ndjson",
+    "check_lines",
     "read_bin",
     "detect_kind",
     "records_to_stroke3",
@@ -172,21 +174,51 @@ def read_ndjson(path: str | os.PathLike, report: Report | None = None
                 ) -> Iterator[QuickDrawRecord]:
     """Yield the drawings of an ndjson file; bad lines go to ``report`` as ``file:line``.
 
-    Blank lines are ignored.
+    Blank lines are ignored. Without a ``report`` nothing is dropped unsaid: once the file is read,
+    bad lines are a warning and a file of nothing but bad lines an error (:func:`check_lines`).
 
     Example:
         >>> records = list(read_ndjson("cat.ndjson"))  # doctest: +SKIP
     """
     name = os.path.basename(os.fspath(path))
+    own = report is None
+    report = Report() if report is None else report
+    kept = 0
     with open(path, "rb") as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
                 continue
             try:
-                yield parse_ndjson_line(line, f"{name}:{lineno}")
+                record = parse_ndjson_line(line, f"{name}:{lineno}")
             except ValueError as e:
-                if report is not None:
-                    report.skip(f"{name}:{lineno}", str(e))
+                report.skip(f"{name}:{lineno}", str(e))
+                continue
+            kept += 1
+            yield record
+    if own:
+        check_lines(path, report, kept)
+
+
+def check_lines(path: str | os.PathLike, report: Report, kept: int) -> None:
+    """Say what reading ndjson ``path`` dropped: a warning naming the file, the number of bad lines
+    and the first of them with its problem; ``NoUsableDataError`` naming the file when no line
+    (of ``kept``) was usable.
+
+    Example:
+        >>> r = Report(); r.skip("cat.ndjson:3", "malformed JSON")
+        >>> check_lines("cat.ndjson", r, kept=0)
+        Traceback (most recent call last):
+        ...
+        sketch_rnn.datasets.report.NoUsableDataError: cat.ndjson: no usable drawing in 1 line(s); ...
+    """
+    path = os.fspath(path)
+    bad = report.n_skipped
+    first = f"the first bad one is {report.problems[0].where} ({report.problems[0].why})" if bad else ""
+    if not kept:
+        raise NoUsableDataError(f"{path}: no usable drawing in {bad} line(s); {first}" if bad
+                                else f"{path}: no drawings (no non-blank lines)")
+    if bad:
+        warnings.warn(f"{path}: skipped {bad} bad line(s) of {bad + kept}; {first}", stacklevel=2)
 
 
 def read_bin(path: str | os.PathLike, report: Report | None = None

@@ -33,6 +33,9 @@ from __future__ import annotations
 import io
 import math
 import os
+import pyexpat
+import re
+import warnings
 import xml.etree.ElementTree as ET
 from typing import IO, Any
 
@@ -51,6 +54,11 @@ SvgSource = str | bytes | os.PathLike | IO[Any]
 # Beyond this an SVG coordinate is treated as corrupt (same bound as QuickDraw's).
 MAX_ABS_COORD = 1.0e6
 
+# Deepest element nesting read (svgelements recurses once per level; drawings nest a few deep).
+MAX_DEPTH = 256
+# expat caps entity expansion ("billion laughs") from 2.4.1 on; before that, entities are refused.
+_EXPAT_LIMITS_ENTITIES = pyexpat.version_info >= (2, 4, 1)
+
 # Curve samples: about ``_OVERSAMPLE`` per tolerance of control-polygon length, then RDP.
 _OVERSAMPLE = 2.0
 _MAX_SAMPLES = 20000
@@ -62,19 +70,104 @@ _SILENT_TAGS = {
     "filter", "script", "view", "animate", "animateTransform", "animateMotion", "set",
     "foreignObject", "font", "font-face", "glyph", "missing-glyph", "cursor",
 }
+# Skips the conversion rules make on purpose (see the module docstring), as their reasons start.
+_BY_DESIGN = ("text ignored", "image ignored", "invisible", "unknown element", "draws nothing")
 _SHAPES = (se.Path, se.Rect, se.Circle, se.Ellipse, se.SimpleLine, se.Polyline, se.Polygon)
 
 
-def _open(source: SvgSource) -> tuple[IO[Any], str]:
-    """A readable stream for ``source`` and a name for messages."""
+def _read(source: SvgSource) -> tuple[str | bytes, str]:
+    """The text of ``source`` and a name for messages."""
     if isinstance(source, bytes):
-        return io.BytesIO(source), "<svg bytes>"
+        return source, "<svg bytes>"
     if isinstance(source, str) and source.lstrip().startswith("<"):
-        return io.StringIO(source), "<svg text>"
+        return source, "<svg text>"
     if isinstance(source, str | os.PathLike):
         path = os.fspath(source)
-        return open(path, "rb"), os.path.basename(path)
-    return source, getattr(source, "name", "<svg stream>")
+        with open(path, "rb") as f:
+            return f.read(), os.path.basename(path)
+    return source.read(), str(getattr(source, "name", "<svg stream>"))
+
+
+def _prescan(data: str | bytes, name: str) -> None:
+    """Refuse, with a message naming the file, what would crash or exhaust the parser below:
+    elements nested deeper than :data:`MAX_DEPTH` (svgelements recurses once per level) and,
+    where this Python's expat cannot cap entity expansion, entity declarations (a few hundred
+    bytes of nested entities expand to gigabytes: "billion laughs"). A streaming pass: nothing
+    here recurses or keeps the tree."""
+    parser = pyexpat.ParserCreate()
+    depth = 0
+
+    def start(tag: str, attrs: Any) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise ValueError(f"{name}: elements nested more than {MAX_DEPTH} deep (line "
+                             f"{parser.CurrentLineNumber}); no drawing needs that many")
+
+    def end(tag: str) -> None:
+        nonlocal depth
+        depth -= 1
+
+    def entity(entity_name: str, *args: Any) -> None:
+        raise ValueError(f"{name}: declares the XML entity {entity_name!r}, refused: this Python's XML "
+                         f"parser ({pyexpat.EXPAT_VERSION}) has no limit on entity expansion")
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    if not _EXPAT_LIMITS_ENTITIES:
+        parser.EntityDeclHandler = entity
+    try:
+        parser.Parse(data, True)
+    except pyexpat.ExpatError as e:
+        raise ValueError(f"{name}: not an SVG document ({e})") from None
+
+
+_PATH_COMMANDS = {"m": 2, "l": 2, "t": 2, "h": 1, "v": 1, "c": 6, "s": 4, "q": 4, "a": 7, "z": 0}
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_FLAG = re.compile(r"[01]")
+_SEPARATORS = re.compile(r"[\s,]*")
+
+
+def _path_data_error(d: str) -> str | None:
+    """What is wrong with path data ``d`` by the SVG grammar (a command letter, then whole sets of
+    its numbers; the first command a moveto), or None. svgelements draws what it can of a
+    malformed ``d`` and drops the rest unsaid, as a browser's renderer does; a converter should
+    say so instead."""
+    pos = _SEPARATORS.match(d, 0).end()
+    first = True
+    while pos < len(d):
+        cmd, at = d[pos], pos
+        if cmd.lower() not in _PATH_COMMANDS:
+            return f"malformed path data: {d[pos:pos + 12]!r} at character {pos} is not a command"
+        if first and cmd not in "Mm":
+            return f"malformed path data: it starts with {cmd!r}, not a moveto (M or m)"
+        first = False
+        pos = _SEPARATORS.match(d, pos + 1).end()
+        count = _PATH_COMMANDS[cmd.lower()]
+        sets = 0
+        while count:
+            for i in range(count):
+                token = (_FLAG if cmd in "Aa" and i in (3, 4) else _NUMBER).match(d, pos)
+                if token is None:
+                    break
+                pos = _SEPARATORS.match(d, token.end()).end()
+            else:
+                sets += 1
+                continue
+            if i or not sets:
+                needs = "a number" if count == 1 else f"{count} numbers (or a multiple)"
+                found = f"{d[pos:pos + 12]!r} at character {pos}" if pos < len(d) else "the end"
+                return f"malformed path data: {cmd!r} at character {at} needs {needs}, found {found}"
+            break
+    return None
+
+
+def _singular(element: Any) -> bool:
+    """Whether the element's transform (its own and its ancestors') collapses it to a line or a
+    point: every drawing would come out flat or all zeros."""
+    m = element.transform
+    det = m.a * m.d - m.b * m.c
+    return not (math.isfinite(det) and det != 0)
 
 
 def _tag(element: Any) -> str:
@@ -144,15 +237,13 @@ def _where(name: str, element: Any, index: int) -> str:
 
 def _shapes(source: SvgSource, report: Report) -> tuple[list[tuple[str, se.Path]], str]:
     """Parse and return the visible shapes as reified paths, with the document's name."""
-    stream, name = _open(source)
+    data, name = _read(source)
+    _prescan(data, name)
     try:
-        try:
-            doc = se.SVG.parse(stream, reify=True)
-        except (ET.ParseError, ValueError, UnicodeDecodeError) as e:
-            raise ValueError(f"{name}: not an SVG document ({e})") from None
-    finally:
-        if stream is not source:
-            stream.close()
+        # Not reified: each element keeps its cumulative transform, checked below.
+        doc = se.SVG.parse(io.BytesIO(data) if isinstance(data, bytes) else io.StringIO(data), reify=False)
+    except (ET.ParseError, ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{name}: not an SVG document ({e})") from None
     if not isinstance(doc, se.SVG):
         raise ValueError(f"{name}: not an SVG document (root element is <{_tag(doc)}>)")
     shapes = []
@@ -165,6 +256,15 @@ def _shapes(source: SvgSource, report: Report) -> tuple[list[tuple[str, se.Path]
         elif isinstance(element, _SHAPES):
             if not _is_drawn(element):
                 report.skip(where, "invisible (no stroke, no or white fill)")
+                continue
+            problem = isinstance(element, se.Path) and _path_data_error(str(element.values.get("d", "")))
+            if problem:
+                report.skip(where, problem)
+                continue
+            if _singular(element):
+                m = element.transform
+                report.skip(where, f"degenerate transform matrix({m.a:g} {m.b:g} {m.c:g} {m.d:g} {m.e:g} "
+                                   f"{m.f:g}): singular, it flattens the shape")
                 continue
             try:
                 shapes.append((where, abs(se.Path(element))))
@@ -245,6 +345,11 @@ def svg_to_lines(source: SvgSource, *, tolerance: float = 0.5, size: float | Non
         raise NoUsableDataError(f"{name}: nothing drawable; {local.summary()}")
     if report is not None:
         report.converted += 1
+    elif defects := [p for p in local.problems if not p.why.startswith(_BY_DESIGN)]:
+        # No report to list them in: broken input is said here rather than lost (what the rules
+        # above skip by design, a background rectangle or a title, is not news).
+        warnings.warn(f"{name}: skipped {len(defects)} broken element(s), the first {defects[0].where}: "
+                      f"{defects[0].why}", stacklevel=3)
     return lines, origin
 
 

@@ -50,6 +50,7 @@ import warnings
 import numpy as np
 
 from sketch_rnn.config import ModelConfig
+from sketch_rnn.files import atomic_write_text
 from sketch_rnn.strokes import BROWSER_START_TOKEN
 
 DEFAULT_PIXEL_FACTOR = 2.0
@@ -321,10 +322,7 @@ def export_browser_model(model, path: str | os.PathLike, mode: str | None = None
         mode = "vae" if base.endswith(".vae.json") else "gen" if base.endswith(".gen.json") else (
             "vae" if model.config.conditional else "gen")
     doc = browser_json(model, mode, name=name, scale_factor=scale_factor, max_seq_len=max_seq_len)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(doc, f, separators=(",", ":"))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(doc, separators=(",", ":")))
     return path
 
 
