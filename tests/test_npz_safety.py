@@ -505,14 +505,20 @@ def sketches(rng, n, dtype) -> list[np.ndarray]:
     return out
 
 
+def pens(a: np.ndarray) -> np.ndarray:
+    """``a`` with a valid pen-lift column (0 or 1), in place: order and dtype kept."""
+    a[..., 2] = np.arange(a.shape[-2]) % 2
+    return a
+
+
 @pytest.mark.parametrize("saver", [np.savez, np.savez_compressed])
 def test_savez_round_trips(tmp_path, saver):
     rng = np.random.default_rng(0)
     mixed = sketches(rng, 5, np.int16) + sketches(rng, 3, np.float64) + \
-        sketches(rng, 2, np.int64) + [np.asfortranarray(rng.normal(size=(6, 3)), np.float32),
+        sketches(rng, 2, np.int64) + [pens(np.asfortranarray(rng.normal(size=(6, 3)), np.float32)),
                                       sketches(rng, 1, ">i2")[0], sketches(rng, 1, np.uint8)[0]]
     splits = {"train": obj_array(mixed), "valid": obj_array(sketches(rng, 4, np.int16)),
-              "test": np.asfortranarray(rng.normal(size=(4, 7, 3)))}
+              "test": pens(np.asfortranarray(rng.normal(size=(4, 7, 3))))}
     saver(tmp_path / "rt.npz", **splits)
     got = read_npz(tmp_path / "rt.npz")
     assert got.skipped == {"train": 0, "valid": 0, "test": 0}
@@ -540,7 +546,7 @@ def test_pickle_protocols(tmp_path, protocol):
 
 
 def test_equal_length_sketches_as_one_numeric_array(tmp_path):
-    dense = np.arange(5 * 4 * 3, dtype=np.int16).reshape(5, 4, 3) % 7
+    dense = pens(np.arange(5 * 4 * 3, dtype=np.int16).reshape(5, 4, 3) % 7)
     np.savez(tmp_path / "dense.npz", train=dense, valid=dense.astype(">f4"), test=dense[:2])
     got = load_npz(tmp_path / "dense.npz")
     np.testing.assert_array_equal(np.stack(got["train"]), dense)
@@ -598,3 +604,19 @@ def test_splits_exactly_one_batch(tmp_path):
     both = SimpleNamespace(data_set=["a.npz", "b.npz"], batch_size=5, max_seq_len=0)
     with pytest.raises(DatasetError, match=r"'valid' has 4 .*\(a\.npz: 4, b\.npz: 0\)"):
         load_dataset(tmp_path, both)
+
+
+def test_sketches_with_other_pen_values_are_skipped_and_named(tmp_path, caplog):
+    good = np.array([[3, 4, 0], [5, 6, 1]], dtype=np.int16)
+    two = np.array([[3, 4, 0], [5, 6, 2]], dtype=np.int16)
+    np.savez(tmp_path / "pens.npz", train=obj_array([good, two, good]), valid=obj_array([good]),
+             test=obj_array([good]))
+    got = read_npz(tmp_path / "pens.npz")
+    assert got.skipped == {"train": 1, "valid": 0, "test": 0}
+    assert got.problems == ["train[1]: the pen-lift column must hold 0 or 1 (row 1 holds 2)"]
+    assert len(got.splits["train"]) == 2 and "skipped 1 bad sketch" in caplog.text
+    np.savez(tmp_path / "all_bad.npz", train=obj_array([two]), valid=obj_array([good]),
+             test=obj_array([good]))
+    with pytest.raises(DatasetError, match=r"all_bad.npz: no usable sketch in split 'train' "
+                                           r"\(e.g. train\[0\]: the pen-lift column"):
+        read_npz(tmp_path / "all_bad.npz")
