@@ -38,7 +38,8 @@ import dataclasses
 import math
 import os
 import warnings
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -46,7 +47,14 @@ from keras import ops
 
 from sketch_rnn import losses
 from sketch_rnn.files import atomic_write_text
-from sketch_rnn.strokes import check_drawing, normalizing_scale_factor, pad_batch, to_model_units
+from sketch_rnn.runtime import RuntimeOptions, resolve
+from sketch_rnn.strokes import (
+    check_drawing,
+    normalizing_scale_factor,
+    pad_batch,
+    start_token_named,
+    to_model_units,
+)
 
 if TYPE_CHECKING:  # (sketch_rnn.datasets is imported when an ndjson file is read)
     from sketch_rnn.datasets.report import Report
@@ -192,20 +200,30 @@ def _logsumexp(a: np.ndarray) -> np.ndarray:
 
 
 def evaluate_drawings(model, drawings: Sequence[np.ndarray], *, scale: float | None = None,
-                      start_token: Sequence[float] | None = None, batch_size: int = 100,
+                      start_token: Sequence[float] | str | None = None, batch_size: int = 100,
                       sample_z: bool = False, seed: int = 0, form: str | None = None,
-                      kl_tolerance: float = 0.2, kl_weight: float = 0.5) -> EvalResult:
+                      kl_tolerance: float = 0.2, kl_weight: float = 0.5, dtype: str = "float32",
+                      runtime: RuntimeOptions | None = None) -> EvalResult:
     """Evaluate ``model`` on stroke-3 ``drawings`` in pixel (data) units; see the module docstring.
 
     Args:
         model: a :class:`~sketch_rnn.model.SketchRNN` (any cell type, conditional or not).
         drawings: stroke-3 arrays ``[dx, dy, pen_lift]``, in pixels / data units.
         scale: pixels per model unit (default :func:`drawings_scale`).
-        start_token: first decoder input (default the model's ``config.start_token``).
+        start_token: first decoder input: 5 numbers, a name for
+            :func:`~sketch_rnn.strokes.start_token_named` (``"reference"``, ``"zeros"``; ``"tf"``)
+            or ``"model"`` / None: the model's ``config.start_token``.
         batch_size: drawings per forward pass.
         sample_z: decode from ``z = mu + sigma eps`` (seeded) instead of ``z = mu``.
         form: L_R's offset-loss form, ``"stable"`` or ``"reference"`` (default ``config.gmm_loss``).
         kl_tolerance: the floor of the KL term in ``cost`` (magenta's default 0.2).
+        dtype: ``"float64"``: the NLL's targets are the offsets divided by the scale in float64
+            (``"float32"``: the float32 rows the network reads, as magenta's), and the per-sketch
+            sums of every term are float64. The network itself and the per-position L_R and L_KL
+            terms (the training losses' code) stay float32 either way; the NLL's mixture maths is
+            float64 from the network's float32 outputs either way.
+        runtime: how the forward passes run (``eval_jit``: one compiled function; the values do not
+            depend on it to float32 rounding).
 
     Example:
         >>> from sketch_rnn.config import ModelConfig
@@ -215,6 +233,8 @@ def evaluate_drawings(model, drawings: Sequence[np.ndarray], *, scale: float | N
         >>> result.n, result.n_rows.tolist(), result.nll.shape
         (1, [2], (1,))
     """
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype={dtype!r}: expected 'float32' or 'float64'")
     drawings = [np.asarray(d) for d in drawings]
     if not drawings:
         raise ValueError("no drawings to evaluate")
@@ -225,30 +245,58 @@ def evaluate_drawings(model, drawings: Sequence[np.ndarray], *, scale: float | N
     config = model.config
     m = config.num_mixture
     scale = float(scale) if scale is not None else drawings_scale(model, drawings)
-    start = tuple(float(v) for v in (start_token if start_token is not None else config.start_token))
+    if start_token is None or (isinstance(start_token, str) and start_token == "model"):
+        start_token = config.start_token
+    elif isinstance(start_token, str):
+        start_token = start_token_named(start_token)
+    start = tuple(float(v) for v in start_token)
     form = form or config.gmm_loss
     lengths = np.array([len(d) for d in drawings])
     n_max = int(max(config.max_seq_len, lengths.max()))
     length = n_max + 1 if lengths.max() >= n_max else n_max
-    rng = np.random.default_rng(seed)
-    out = {k: [] for k in ("offset", "pen", "r", "r_masked", "kl")}
-    for lo in range(0, len(drawings), batch_size):
-        batch = drawings[lo : lo + batch_size]
-        seq_len = lengths[lo : lo + batch_size]
-        x = pad_batch([to_model_units(d, scale) for d in batch], length, start_token=start)
-        raw, kl = _forward(model, x, seq_len, sample_z, rng)
-        target = x[:, 1:]
-        offset, pen = _exact_terms(raw, target.astype(np.float64), m)
-        steps = np.arange(length)[None, :]
-        real = steps < seq_len[:, None]
-        upto_end = steps <= seq_len[:, None]
-        out["offset"].append(np.sum(np.where(real, offset, 0.0), 1) / (seq_len + 1))
-        out["pen"].append(np.sum(np.where(upto_end, pen, 0.0), 1) / (seq_len + 1))
-        ls, lp, mask = losses.reconstruction_terms(raw[:, :n_max], target[:, :n_max], m, form)
-        out["r"].append(ops.convert_to_numpy(ops.sum(ls + lp, 1) / n_max))
-        out["r_masked"].append(ops.convert_to_numpy(ops.sum(ls + lp * mask, 1) / n_max))
+    units = [to_model_units(d, scale) for d in drawings]
+    runtime = resolve(runtime)
+    jit = runtime.eval_uses_jit(len(drawings))
+    # A drawing's decoder outputs through N_max all count (L_R's pen term is unmasked after its end),
+    # so every batch is as long as the longest: no sort or per-batch length would save steps. The
+    # compiled function sees one batch shape: the batch and the length rounded up, so that another
+    # call with this model (other drawings, the other start token) reuses the compiled code.
+    rows = -(-length // 8) * 8 if jit else length
+    per_batch = min(batch_size, 1 << (len(drawings) - 1).bit_length()) if jit else batch_size
+    eps = (np.random.default_rng(seed).standard_normal((len(drawings), config.z_size)).astype(np.float32)
+           if sample_z and config.conditional else None)
+    forward = _forward_fn(model, sample_z and config.conditional, jit, runtime, form)
+    out = {k: [] for k in ("raw", "target", "r", "r_masked", "kl")}
+    for lo in range(0, len(drawings), per_batch):
+        seq_len = lengths[lo : lo + per_batch]
+        x = pad_batch(units[lo : lo + per_batch], rows, start_token=start)
+        fill = per_batch - len(x) if jit else 0
+        args = [_fill(x, fill), _fill(seq_len.astype(np.int32), fill)]
+        if eps is not None:
+            args.append(_fill(eps[lo : lo + per_batch], fill))
+        raw, ls, lp, mask, kl = (ops.convert_to_numpy(v)[: len(x)] for v in forward(*args))
+        # The NLL needs each drawing's rows up to its end row only.
+        upto_end = np.arange(rows)[None, :] <= seq_len[:, None]
+        out["raw"].append(raw[upto_end])
+        if dtype == "float64":
+            exact = pad_batch(units[lo : lo + per_batch], rows, dtype=np.float64, start_token=start)
+            out["target"].append(exact[:, 1:][upto_end])
+        else:
+            out["target"].append(x[:, 1:][upto_end])
+        ls, lp, mask = ls[:, :n_max], lp[:, :n_max], mask[:, :n_max]
+        if dtype == "float64":
+            ls, lp = ls.astype(np.float64), lp.astype(np.float64)
+        out["r"].append(np.sum(ls + lp, 1) / n_max)
+        out["r_masked"].append(np.sum(ls + lp * mask, 1) / n_max)
         out["kl"].append(kl)
-    cat = {k: np.concatenate(v).astype(np.float64) for k, v in out.items()}
+    cat = {k: np.concatenate(v) for k, v in out.items()}
+    offset, pen = _exact_terms(cat["raw"], cat["target"].astype(np.float64), m)
+    which = np.repeat(np.arange(len(drawings)), lengths + 1)
+    real = np.concatenate([np.arange(n + 1) < n for n in lengths])
+    nll_offset = np.bincount(which, np.where(real, offset, 0.0), len(drawings)) / (lengths + 1)
+    nll_pen = np.bincount(which, pen, len(drawings)) / (lengths + 1)
+    cat = {k: cat[k].astype(np.float64) for k in ("r", "r_masked", "kl")}
+    cat.update(offset=nll_offset, pen=nll_pen)
     nll = cat["offset"] + cat["pen"]
     nll_pixels = nll + 2.0 * math.log(scale) * lengths / (lengths + 1)
     return EvalResult(
@@ -259,29 +307,59 @@ def evaluate_drawings(model, drawings: Sequence[np.ndarray], *, scale: float | N
     )
 
 
-def _forward(model, x: np.ndarray, seq_len: np.ndarray, sample_z: bool, rng: np.random.Generator):
-    """Decoder outputs ``raw [B, T, 3+6M]`` (numpy) and per-sketch KL for one padded batch."""
-    config = model.config
-    if config.conditional:
-        mu, presig = model.posterior(x, seq_len)
-        z = mu
-        if sample_z:
-            eps = rng.standard_normal(mu.shape).astype(np.float32)
-            z = mu + ops.exp(presig / 2.0) * eps
-        kl = ops.convert_to_numpy(losses.kl_per_sketch(mu, presig))
-    else:
-        z = None
-        kl = np.zeros(len(x))
-    raw, _ = model.decode_sequence(x[:, :-1], z, model.initial_state(z, len(x)))
-    return ops.convert_to_numpy(raw), kl
+def _fill(a: np.ndarray, n: int) -> np.ndarray:
+    """``a`` with ``n`` copies of its first row appended (a full batch; their results are dropped)."""
+    return np.concatenate([a, np.repeat(a[:1], n, axis=0)]) if n else a
+
+
+#: The compiled forward passes of each model (traced per batch shape; they read its weights).
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _forward_fn(model, sample_z: bool, jit: bool, runtime: RuntimeOptions, form: str) -> Callable:
+    """``forward(x, seq_len[, eps]) -> (raw [B, T, 3+6M], L_s, L_p, pen mask [B, T], kl [B])``: the
+    model's own posterior and teacher-forced decoder over a padded batch ``x [B, T+1, 5]``, from
+    ``z = mu`` (or ``mu + sigma eps``), and the training losses' per-position terms. ``jit``: one
+    XLA-compiled function, cached per model, running the reference recurrences (the fused ones
+    exist for training's hand-written gradient); else eager, with ``runtime``'s recurrence."""
+    inner = runtime.replace(recurrence="reference") if jit else runtime
+
+    def forward(x, seq_len, eps=None):
+        if not model.config.conditional:
+            z, kl = None, ops.zeros((ops.shape(x)[0],))
+        else:
+            mu, presig = model.posterior(x, seq_len, runtime=inner)
+            z = mu + ops.exp(presig / 2.0) * eps if sample_z else mu
+            kl = losses.kl_per_sketch(mu, presig)
+        raw, _ = model.decode_sequence(x[:, :-1], z, model.initial_state(z, ops.shape(x)[0]), runtime=inner)
+        ls, lp, mask = losses.reconstruction_terms(raw, x[:, 1:], model.config.num_mixture, form)
+        return raw, ls, lp, mask, kl
+
+    if not jit:
+        return forward
+    import tensorflow as tf
+
+    cache = _COMPILED.setdefault(model, {})
+    key = (sample_z, inner, form)
+    if key not in cache:
+        # No autograph: the control flow is Python-level (config flags) or explicit loops.
+        cache[key] = tf.function(forward, jit_compile=True, autograph=False)
+    return cache[key]
 
 
 # -- data files --------------------------------------------------------------------------------
+
+#: An ``.npz`` dataset's splits, in the order ``split="all"`` joins them.
+SPLITS = ("train", "valid", "test")
 
 
 def load_drawings(path: str | os.PathLike, split: str = "test", report: Report | None = None
                   ) -> tuple[list[np.ndarray], list[str]]:
     """Stroke-3 drawings and their names from an ``.npz`` split or a QuickDraw ``.ndjson`` file.
+
+    ``split``: an ``.npz`` file's ``"train"``, ``"valid"`` or ``"test"`` (its names are
+    ``"test[i]"``), or ``"all"``: the three in that order (``"train[i]"`` ... ``"test[i]"``). An
+    ``.ndjson`` file has no splits: every usable line is read, whichever of these ``split`` names.
 
     Bad ndjson lines are skipped, never silently: a warning names the file, their number and the
     first of them with its problem, and ``report`` (when given) lists every one; a file with no
@@ -292,11 +370,16 @@ def load_drawings(path: str | os.PathLike, split: str = "test", report: Report |
         from sketch_rnn.data import load_npz
 
         splits = load_npz(path)
-        if split not in splits:
-            raise ValueError(f"{path}: no split {split!r} (has {sorted(splits)})")
-        data = splits[split]
-        return [np.asarray(d) for d in data], [f"{split}[{i}]" for i in range(len(data))]
+        names = SPLITS if split == "all" else (split,)
+        missing = [k for k in names if k not in splits]
+        if missing:
+            raise ValueError(f"{path}: no split {missing[0]!r} (has {sorted(splits)})")
+        drawings = [np.asarray(d) for k in names for d in splits[k]]
+        return drawings, [f"{k}[{i}]" for k in names for i in range(len(splits[k]))]
     if path.endswith(".ndjson"):
+        if split not in (*SPLITS, "all"):
+            raise ValueError(f"{path}: no split {split!r} (an .ndjson file has none: every line is "
+                             f"read, for 'all' or any of {', '.join(map(repr, SPLITS))})")
         from sketch_rnn.datasets.report import Report
 
         return _ndjson_stroke3(path, Report() if report is None else report)

@@ -16,6 +16,10 @@ weights, and every choice gives the same values to float32 rounding (``tests/tes
 * ``sampler_jit`` / ``jit_max_batch``: XLA-compile the sampler's loops (``None``: for batches under
   ``jit_max_batch`` drawings); ``lane_min_batch``: batches from this size sample as lanes;
   ``encoder_unroll``: encoder steps per loop iteration when encoding for inference.
+* ``eval_jit`` / ``eval_jit_min``: evaluation (:mod:`sketch_rnn.evaluation`) runs its forward
+  passes as one XLA-compiled function of fixed-shape batches, with the reference recurrences
+  (``None``: from ``eval_jit_min`` drawings on; fewer run eagerly with ``recurrence``, as compiling
+  a 512-unit decoder costs about what eagerly evaluating 30-50 drawings does).
 
 Example:
     >>> RuntimeOptions(recurrence="reference").uses_fused()
@@ -46,13 +50,15 @@ class RuntimeOptions:
     jit_max_batch: int = 4
     lane_min_batch: int = 8
     encoder_unroll: int = 2
+    eval_jit: bool | None = None
+    eval_jit_min: int = 32
 
     def __post_init__(self) -> None:
         if self.recurrence not in RECURRENCES:
             raise ValueError(f"recurrence={self.recurrence!r}: expected one of {', '.join(RECURRENCES)}")
         if self.lanes is not None and int(self.lanes) < 1:
             raise ValueError(f"lanes={self.lanes}: must be >= 1 (or None)")
-        for name in ("jit_max_batch", "lane_min_batch", "encoder_unroll"):
+        for name in ("jit_max_batch", "lane_min_batch", "encoder_unroll", "eval_jit_min"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name}={getattr(self, name)}: must be >= 1")
 
@@ -70,6 +76,10 @@ class RuntimeOptions:
     def sampler_uses_jit(self, batch: int) -> bool:
         """Whether the sampler XLA-compiles its loop for ``batch`` drawings."""
         return batch < self.jit_max_batch if self.sampler_jit is None else bool(self.sampler_jit)
+
+    def eval_uses_jit(self, drawings: int) -> bool:
+        """Whether evaluating ``drawings`` drawings runs the compiled forward pass."""
+        return drawings >= self.eval_jit_min if self.eval_jit is None else bool(self.eval_jit)
 
 
 DEFAULT = RuntimeOptions()

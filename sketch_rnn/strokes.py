@@ -41,6 +41,8 @@ __all__ = [
     "Rng",
     "START_TOKEN",
     "BROWSER_START_TOKEN",
+    "START_TOKENS",
+    "start_token_named",
     "check_drawing",
     "pen_problem",
     "to_stroke5",
@@ -68,6 +70,27 @@ Rng: TypeAlias = np.random.Generator | np.random.RandomState
 START_TOKEN = (0.0, 0.0, 1.0, 0.0, 0.0)
 #: The first input of sketch-rnn-js / @magenta/sketch models (their ``zero_input``).
 BROWSER_START_TOKEN = (0.0, 0.0, 0.0, 0.0, 0.0)
+#: The start tokens by what they are: ``"reference"`` (magenta's, :data:`START_TOKEN`) and
+#: ``"zeros"`` (sketch-rnn-js's, :data:`BROWSER_START_TOKEN`).
+START_TOKENS = {"reference": START_TOKEN, "zeros": BROWSER_START_TOKEN}
+# Older names, still accepted: "tf" was the eval command's name for the reference's token (magenta's
+# TensorFlow models), "browser" says whose the zeros are.
+_START_TOKEN_ALIASES = {"tf": "reference", "browser": "zeros"}
+
+
+def start_token_named(name: str) -> tuple[float, ...]:
+    """The start token called ``name``: ``"reference"`` ``(0, 0, 1, 0, 0)``, ``"zeros"``
+    ``(0, 0, 0, 0, 0)``, or the older names ``"tf"`` (= reference) and ``"browser"`` (= zeros).
+
+    Example:
+        >>> start_token_named("zeros"), start_token_named("tf") == START_TOKEN
+        ((0.0, 0.0, 0.0, 0.0, 0.0), True)
+    """
+    key = _START_TOKEN_ALIASES.get(name, name)
+    if key not in START_TOKENS:
+        names = [*START_TOKENS, *_START_TOKEN_ALIASES]
+        raise ValueError(f"start token {name!r}: expected one of {', '.join(map(repr, names))}")
+    return START_TOKENS[key]
 
 
 def _rng(rng: Rng | None) -> Rng:
@@ -613,8 +636,10 @@ def great_circle(z0: np.ndarray, z1: np.ndarray, t: np.ndarray, pairs: Sequence[
     for i in np.flatnonzero((na[:, 0] == 0) | (nb[:, 0] == 0)):
         raise ValueError(f"slerp: {pairs[i]} include a zero vector, which has no direction; use lerp")
     # (By the cosine: -15 / 15.000000000000002 is z against -3 z, and sin(omega) there is 1e-8,
-    # big enough to divide by and get nonsense.)
-    for i in np.flatnonzero(cos[:, 0, 0] < -1.0 + 1e-12):
+    # big enough to divide by and get nonsense.) The margin follows the codes' precision: in
+    # float32 the cosine of opposite codes rounds to within a few eps of -1, or to -1 itself.
+    margin = max(1e-12, 8 * float(np.finfo(cos.dtype).eps)) if cos.dtype.kind == "f" else 1e-12
+    for i in np.flatnonzero(cos[:, 0, 0].astype(np.float64) < -1.0 + margin):
         raise ValueError(f"slerp: {pairs[i]} are opposite (antipodal): no single great circle joins "
                          "them; use lerp")
     # Parallel codes: sin(omega) is 0 and the path is the straight line between them.

@@ -35,3 +35,28 @@ def parity_dir(shared_dir: Path) -> Path:
 def aaron_sheep_path(repo_dir: Path) -> Path:
     """The bundled ``datasets/aaron_sheep/aaron_sheep.npz``."""
     return repo_dir / "datasets" / "aaron_sheep" / "aaron_sheep.npz"
+
+
+@pytest.fixture(scope="session")
+def parity_cases(parity_dir: Path) -> list[Path]:
+    """The case folders of ``parity_dir`` (each with ``expected.npz`` and ``model_config.json``);
+    any number from one; skips when there is none."""
+    cases = sorted(p for p in parity_dir.iterdir()
+                   if (p / "expected.npz").is_file() and (p / "model_config.json").is_file())
+    if not cases:
+        pytest.skip(f"no parity case folders in {parity_dir}")
+    return cases
+
+
+def parity_data_dir(case: Path, shared_dir: Path) -> Path:
+    """The folder holding the data set files named by ``case``'s ``model_config.json``
+    (``data_set``): the first of ``<repo>/datasets/*``, ``<shared>/datasets/*`` that has them all."""
+    import json
+
+    names = json.loads((case / "model_config.json").read_text())["data_set"]
+    names = [names] if isinstance(names, str) else list(names)
+    for root in (REPO_DIR / "datasets", shared_dir / "datasets"):
+        for folder in sorted(p for p in root.glob("*") if p.is_dir()):
+            if all((folder / n).is_file() for n in names):
+                return folder
+    pytest.skip(f"{case.name}: data set {names} not found")

@@ -233,26 +233,34 @@ def test_scale_factor_and_max_len(sheep_ds):
     assert sheep_ds.valid.scale_factor == sf == sheep_ds.test.scale_factor
 
 
-def parity_cases(parity_dir: Path) -> list[Path]:
-    cases = sorted(p for p in parity_dir.iterdir() if (p / "expected.npz").exists())
-    if not cases:
-        pytest.skip(f"no parity case folders in {parity_dir}")
-    return cases
+def parity_data(case: Path, shared_dir: Path):
+    """``(dataset, valid strokes)`` of a parity case: its own data set files, batch size and
+    max_seq_len, as its ``model_config.json`` names them (the reference's loader settings)."""
+    from conftest import parity_data_dir
+
+    from sketch_rnn.hparams import HParams
+
+    folder = parity_data_dir(case, shared_dir)
+    hps = HParams.load(case)
+    ds = load_dataset(folder, hps, seed=0)
+    valid = [s for name in hps.data_set for s in load_npz(folder / name)["valid"]]
+    return ds, valid
 
 
-def test_parity_normalisation_and_padding(parity_dir, sheep):
-    for case in parity_cases(parity_dir):
+def test_parity_normalisation_and_padding(parity_cases, shared_dir):
+    for case in parity_cases:
+        ds, valid = parity_data(case, shared_dir)
         exp = np.load(case / "expected.npz")
         sf = exp["scale_factor"]
-        assert sf.dtype == np.float32 and sf == SHEEP_SCALE, case.name
+        assert sf.dtype == np.float32 and sf == ds.scale_factor, case.name
         for prefix in ("", "long_"):
-            raw = [sheep["valid"][i] for i in exp[prefix + "valid_index"]]
+            raw = [valid[i] for i in exp[prefix + "valid_index"]]
             batch = []
             for r in raw:
                 s = np.maximum(np.minimum(r, 1000), -1000).astype(np.float32)
                 s[:, 0:2] /= sf
                 batch.append(s)
-            x = pad_batch(batch, 250)
+            x = pad_batch(batch, ds.hps.max_seq_len)
             np.testing.assert_array_equal(x, exp[prefix + "x"], err_msg=f"{case.name} {prefix}x")
             np.testing.assert_array_equal([len(r) for r in raw], exp[prefix + "seq_len"])
             lengths = exp[prefix + "raw_lengths"]
@@ -260,18 +268,21 @@ def test_parity_normalisation_and_padding(parity_dir, sheep):
                 np.testing.assert_array_equal(r, stored[:n])
 
 
-def test_parity_eval_batches(parity_dir, sheep_ds, sheep):
-    valid = sheep_ds.valid
-    assert valid.num_batches == 75
-    lengths = np.array([len(s) for s in sheep["valid"]])
-    for case in parity_cases(parity_dir):
+def test_parity_eval_batches(parity_cases, shared_dir):
+    for case in parity_cases:
+        ds, valid_strokes = parity_data(case, shared_dir)
+        valid = ds.valid
+        size = ds.hps.batch_size
+        assert valid.num_batches == len(valid_strokes) // size
+        lengths = np.array([len(s) for s in valid_strokes])
         exp = np.load(case / "expected.npz")
-        for batch, prefix in ((0, ""), (74, "long_")):
+        # The fixtures hold the first and the last validation batch.
+        for batch, prefix in ((0, ""), (valid.num_batches - 1, "long_")):
             want = exp[prefix + "valid_index"]
-            got = valid.source_index[batch * 4:(batch + 1) * 4]
+            got = valid.source_index[batch * size:(batch + 1) * size]
             # Same lengths whatever the tie order.
             np.testing.assert_array_equal(lengths[got], lengths[want])
-            if not np.array_equal(np.argsort(lengths)[batch * 4:(batch + 1) * 4], want):
+            if not np.array_equal(np.argsort(lengths)[batch * size:(batch + 1) * size], want):
                 pytest.skip("numpy's unstable argsort orders equal lengths differently on this "
                             "CPU than on the machine that made the fixtures")
             np.testing.assert_array_equal(got, want, err_msg=case.name)
@@ -279,6 +290,22 @@ def test_parity_eval_batches(parity_dir, sheep_ds, sheep):
             assert x.dtype == np.float32 and seq_len.dtype == np.int32
             np.testing.assert_array_equal(x, exp[prefix + "x"], err_msg=case.name)
             np.testing.assert_array_equal(seq_len, exp[prefix + "seq_len"])
+
+
+def test_parity_data_comes_from_each_case_config(tmp_path, shared_dir, aaron_sheep_path):
+    """A case names its own data set: the tests read that one, not aaron_sheep."""
+    from conftest import parity_data_dir
+
+    data = tmp_path / "datasets" / "toy"
+    data.mkdir(parents=True)
+    (data / "toy.npz").symlink_to(aaron_sheep_path)
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / "model_config.json").write_text(json.dumps({"data_set": ["toy.npz"], "batch_size": 7}))
+    assert parity_data_dir(case, tmp_path) == data
+    (case / "model_config.json").write_text(json.dumps({"data_set": ["missing.npz"]}))
+    with pytest.raises(pytest.skip.Exception, match="missing.npz"):
+        parity_data_dir(case, tmp_path)
 
 
 def test_reference_sort_is_numpy_default_not_stable(sheep):

@@ -101,3 +101,44 @@ def test_readme_python_examples_run_as_written(repo_dir, tmp_path):
         assert ET.parse(tmp_path / name).getroot().tag.endswith("svg")
     assert (tmp_path / "morph.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "runs" / "sheep" / "model_config.json").is_file()
+
+
+def _command_sections(repo_dir) -> dict[str, list[str]]:
+    """``### <command>`` heading -> the command lines of its ``sh`` blocks."""
+    text = open(os.path.join(repo_dir, "README.md"), encoding="utf-8").read()
+    sections = {}
+    for head, body in re.findall(r"^### (\S+)\n(.*?)(?=^##)", text + "\n##", flags=re.S | re.M):
+        lines = " ".join(re.findall(r"```sh\n(.*?)\n```", body, flags=re.S)).replace("\\\n", " ")
+        sections[head] = [line.strip() for line in lines.splitlines() if line.strip()]
+    return sections
+
+
+def test_every_console_script_has_a_readme_section_with_an_example(repo_dir):
+    import tomllib
+
+    with open(os.path.join(repo_dir, "pyproject.toml"), "rb") as f:
+        scripts = tomllib.load(f)["project"]["scripts"]
+    sections = _command_sections(repo_dir)
+    for name in scripts:
+        assert name in sections, f"README has no '### {name}' section"
+        assert any(line.startswith(f"{name} ") for line in sections[name]), f"{name}: no example command"
+
+
+def test_readme_data_examples_run_as_written(repo_dir, tmp_path, monkeypatch, capsys):
+    import shlex
+
+    from sketch_rnn.cli.data import main
+
+    os.symlink(os.path.join(repo_dir, "datasets"), tmp_path / "datasets")
+    stroke = [[0, 10, 20, 30], [0, 5, 0, 8]]
+    for word in ("cat", "pig"):  # stand-ins for the QuickDraw files the example names
+        lines = [json.dumps({"word": word, "recognized": True, "drawing": [stroke, stroke[::-1]]})] * 40
+        (tmp_path / f"{word}.ndjson").write_text("\n".join(lines) + "\n")
+    monkeypatch.chdir(tmp_path)
+    for line in _command_sections(repo_dir)["sketch_rnn_data"]:
+        argv = shlex.split(line)
+        assert main([*argv, "--noprogress", "--workers=1"] if argv[1] == "convert" else argv) == 0, line
+    out, err = capsys.readouterr()
+    assert "train: 7400 sketches" in out and "wrote mine.npz" in out and "wrote grid.svg" in out
+    # 80 drawings in 5% splits: the convert example warns that valid and test are below one batch.
+    assert "convert: warning: valid has 4 sketches, fewer than one batch" in err

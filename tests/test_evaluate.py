@@ -15,6 +15,7 @@ from sketch_rnn.evaluation import evaluate, evaluate_drawings, evaluate_model, l
 from sketch_rnn.hparams import HParams
 from sketch_rnn.interop.browser import load_browser_model
 from sketch_rnn.model import SketchRNN
+from sketch_rnn.runtime import RuntimeOptions
 
 # pretrained/SOURCES.md: mean per-step NLL in pixel units, start [0,0,0,0,0] and [0,0,1,0,0].
 REFERENCE_NLL = {
@@ -188,6 +189,37 @@ def test_cli(tmp_path, pretrained, capsys):
     assert "no such model" in capsys.readouterr().err
 
 
+def test_cli_names_start_tokens_splits_and_dtype(tmp_path, pretrained, capsys):
+    from sketch_rnn.cli.eval import main_args
+    from sketch_rnn.evaluation import load_drawings
+
+    js, data = pretrained
+    model = str(js / "face.gen.json")
+    drawings, _ = load_drawings(str(data / "face.ndjson"), "test")
+    splits = {}
+    for key, part in (("train", drawings[:10]), ("valid", drawings[10:18]), ("test", drawings[18:])):
+        splits[key] = np.empty(len(part), dtype=object)
+        splits[key][:] = [d.astype(np.int16) for d in part]
+    np.savez(tmp_path / "face.npz", **splits)
+
+    def table(*flags):
+        assert main_args(["--model", model, "--data", str(tmp_path / "face.npz"), *flags]) == 0
+        return capsys.readouterr().out
+
+    # The old value names the same token as the new one; zeros is the browser model's own.
+    assert table("--start_token=tf") == table("--start_token=reference").replace("reference", "tf")
+    assert table("--start_token=zeros") == table()
+    every = table("--split=all")
+    assert "[all]" in every and "sketches" in every and f" {len(drawings)}" in every
+    assert f" {len(drawings) - 18}\n" in table() or f" {len(drawings) - 18} " in table()
+    f64 = table("--split=all", "--dtype=float64")
+    pick = [line for line in every.splitlines() if "NLL per step, pixel units" in line]
+    pick64 = [line for line in f64.splitlines() if "NLL per step, pixel units" in line]
+    assert float(pick[0].split()[-1]) == pytest.approx(float(pick64[0].split()[-1]), rel=1e-4)
+    assert main_args(["--model", model, "--data", str(tmp_path / "face.npz"), "--dtype=float16"]) == 2
+    assert "--dtype" in capsys.readouterr().err
+
+
 def test_legacy_vae_squashes_z_only_in_the_initial_state(monkeypatch):
     # sketch-rnn-js (VAE files < v6): initial state from tanh(z), every decoder step reads raw z.
     hps = HParams(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2, max_seq_len=20)
@@ -206,3 +238,117 @@ def test_legacy_vae_squashes_z_only_in_the_initial_state(monkeypatch):
     assert np.abs(seen["z"]).max() > 0.5
     np.testing.assert_allclose(seen["state"], np.tanh(np.tanh(seen["z"]) @ w + b), atol=1e-6)
     assert not np.allclose(seen["state"], np.tanh(seen["z"] @ w + b), atol=1e-4)
+
+
+def _mixed_lengths(rng) -> list[np.ndarray]:
+    # Short, middling, one at max_seq_len and one past it (N_max grows), in no order.
+    out = _drawings(rng, 9)
+    for k in (12, 17):
+        d = np.zeros([k, 3], np.float32)
+        d[:, :2] = rng.normal(0, 4.0, [k, 2]).round()
+        d[::4, 2] = d[-1, 2] = 1
+        out.insert(3, d)
+    return out
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_compiled_batches_equal_eager_per_drawing(conditional):
+    """The compiled forward pass over fixed-shape batches (padded batch, rounded-up length) gives
+    each drawing the values of the eager model run on it alone, to float32 rounding."""
+    model = _tiny(conditional)
+    drawings = _mixed_lengths(np.random.default_rng(4))
+    compiled = evaluate_drawings(model, drawings, batch_size=4, runtime=RuntimeOptions(eval_jit=True))
+    eager = evaluate_drawings(model, drawings, batch_size=1, runtime=RuntimeOptions(eval_jit=False))
+    assert compiled.n_max == eager.n_max == 17
+    for field in ("nll", "nll_pixels", "nll_offset", "nll_pen", "r_loss_sketch", "r_loss_masked_sketch",
+                  "kl_sketch"):
+        np.testing.assert_allclose(getattr(compiled, field), getattr(eager, field), rtol=1e-5, atol=1e-7,
+                                   err_msg=field)
+    # Few drawings run eagerly unless asked; the same drawings again reuse the compiled code.
+    assert not RuntimeOptions().eval_uses_jit(len(drawings)) and RuntimeOptions().eval_uses_jit(32)
+    sampled = [evaluate_drawings(model, drawings, batch_size=4, sample_z=True, seed=3,
+                                 runtime=RuntimeOptions(eval_jit=jit)) for jit in (True, False)]
+    np.testing.assert_allclose(sampled[0].nll, sampled[1].nll, rtol=1e-5, atol=1e-7)
+
+
+def _nll_by_hand(model, drawing: np.ndarray, scale: float) -> float:
+    """The module docstring's per-step NLL of one drawing in float64 from the float32 network's
+    outputs, the targets the exact offsets / scale."""
+    n = len(drawing)
+    y = np.zeros([n + 1, 5])
+    y[:n, :2] = drawing[:, :2] / scale
+    y[:n, 2], y[:n, 3], y[n, 4] = 1 - drawing[:, 2], drawing[:, 2], 1
+    x = np.concatenate([[model.config.start_token], y]).astype(np.float32)[None]
+    raw = np.asarray(model(x, np.array([n]))["raw"], np.float64)[0]  # (unconditional)
+    # [pen logits | pi | mu_x | mu_y | log sigma_x | log sigma_y | raw rho], M = 2, all in float64
+    pen = np.exp(raw[:, :3]) / np.exp(raw[:, :3]).sum(-1, keepdims=True)
+    pi = np.exp(raw[:, 3:5]) / np.exp(raw[:, 3:5]).sum(-1, keepdims=True)
+    mu1, mu2, ls1, ls2, r = (raw[:, 5 + 2 * j : 7 + 2 * j] for j in range(5))
+    r = np.tanh(r)
+    total = 0.0
+    for t in range(n + 1):
+        total -= math.log(pen[t, int(np.argmax(y[t, 2:]))])
+        if t < n:
+            u1, u2 = (y[t, 0] - mu1[t]) / np.exp(ls1[t]), (y[t, 1] - mu2[t]) / np.exp(ls2[t])
+            log_dens = (-(u1**2 + u2**2 - 2 * r[t] * u1 * u2) / (2 * (1 - r[t] ** 2)) - math.log(2 * math.pi)
+                        - ls1[t] - ls2[t] - 0.5 * np.log(1 - r[t] ** 2))
+            top = log_dens.max()
+            total -= top + math.log(float(np.sum(pi[t] * np.exp(log_dens - top))))
+    return total / (n + 1)
+
+
+def test_float64_targets():
+    model = _tiny(False)
+    normal = _drawings(np.random.default_rng(5))
+    f32, f64 = (evaluate_drawings(model, normal, dtype=dt) for dt in ("float32", "float64"))
+    np.testing.assert_allclose(f64.nll, f32.nll, rtol=1e-4)
+    np.testing.assert_allclose(f64.r_loss_sketch, f32.r_loss_sketch, rtol=1e-4)
+    # An outlier scoring in the thousands per step: 1000 / 3 is not a float32, and the float32
+    # target's rounding (~1e-5) moves the NLL by ~1e-3; the float64 targets give the exact value.
+    outlier = np.array([[1000.0, -1000.0, 0], [2.0, 1.0, 1]])
+    want = _nll_by_hand(model, outlier, 3.0)
+    got = {dt: float(evaluate_drawings(model, [outlier], scale=3.0, dtype=dt).nll[0])
+           for dt in ("float32", "float64")}
+    assert want > 1000
+    assert got["float64"] == pytest.approx(want, rel=1e-12)
+    assert abs(got["float32"] - want) > 1e-4
+    with pytest.raises(ValueError, match="dtype='float16'"):
+        evaluate_drawings(model, normal, dtype="float16")
+
+
+def test_start_tokens_by_name():
+    from sketch_rnn.strokes import BROWSER_START_TOKEN, START_TOKEN, start_token_named
+
+    model = _tiny(False)
+    drawings = _drawings(np.random.default_rng(6), 3)
+    by_value = evaluate_drawings(model, drawings, start_token=(0, 0, 0, 0, 0))
+    for name, token in (("zeros", BROWSER_START_TOKEN), ("browser", BROWSER_START_TOKEN),
+                        ("reference", START_TOKEN), ("tf", START_TOKEN), ("model", START_TOKEN)):
+        assert start_token_named(name) == token if name != "model" else True
+        res = evaluate_drawings(model, drawings, start_token=name)
+        assert res.start_token == token
+        if token == BROWSER_START_TOKEN:
+            np.testing.assert_array_equal(res.nll, by_value.nll)
+    with pytest.raises(ValueError, match="start token 'ones'.*'reference', 'zeros'"):
+        evaluate_drawings(model, drawings, start_token="ones")
+
+
+def test_split_all(tmp_path, pretrained):
+    rng = np.random.default_rng(7)
+    path = tmp_path / "tiny.npz"
+    splits = {}
+    for k, n in (("train", 3), ("valid", 2), ("test", 1)):
+        arr = np.empty(n, dtype=object)
+        arr[:] = [d.astype(np.int16) for d in _drawings(rng, n)]
+        splits[k] = arr
+    np.savez(path, **splits)
+    drawings, names = load_drawings(path, "all")
+    assert names == ["train[0]", "train[1]", "train[2]", "valid[0]", "valid[1]", "test[0]"]
+    for d, want in zip(drawings, [*splits["train"], *splits["valid"], *splits["test"]], strict=True):
+        np.testing.assert_array_equal(d, want)
+    assert evaluate(_tiny(False), path, split="all").n == 6
+    # An ndjson file has no splits: every line, for "all" as for the default.
+    _, data = pretrained
+    assert load_drawings(data / "owl.ndjson", "all")[1] == load_drawings(data / "owl.ndjson")[1]
+    with pytest.raises(ValueError, match="no split 'nope'.*has none"):
+        load_drawings(data / "owl.ndjson", "nope")

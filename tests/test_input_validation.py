@@ -332,6 +332,13 @@ def test_slerp_refuses_antipodal_and_zero_vectors():
     # Nearly opposite codes still have their one great circle: the midpoint is on it, not near 0.
     mid = slerp(a, -a + [0, 0, 1e-3], 0.5)
     assert np.isfinite(mid).all() and np.linalg.norm(mid) > 2.0 > np.linalg.norm(lerp(a, -a, 0.5)) + 1
+    # Latent codes are float32: there the cosine of opposite codes rounds to -1 or just above it.
+    for b in (-a, -3 * a, -np.ones(3)):
+        z = np.abs(b).astype(np.float32)
+        with pytest.raises(ValueError, match="slerp: p0 and p1 are opposite"):
+            slerp(z, -z, 0.5)
+        with pytest.raises(ValueError, match="slerp: p0 and p1 are opposite"):
+            slerp(z, np.float32(-3) * z, 0.5)
 
 
 # ---------------------------------------------------------------------------------------------

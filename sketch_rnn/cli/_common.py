@@ -1,11 +1,19 @@
-"""What the command-line tools share (no flags here: absl flags are process-global)."""
+"""What the command-line tools share: help, flag errors, quiet start-up, file readers.
+
+No flag is defined on absl's global ``FLAGS`` here: those are process-global, and each tool owns
+its own.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
 import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -24,22 +32,192 @@ def setup_logging() -> None:
     logging.getLogger("sketch_rnn").setLevel(logging.INFO)
 
 
-def run_absl_app(main, module_name: str) -> None:
-    """Run an absl ``main`` (the console-script entry of the module ``module_name``).
+# --- quiet start-up -------------------------------------------------------------------------
 
-    absl's ``--help`` prints ``__main__``'s docstring and the flags of the module named by
-    ``sys.argv[0]``. Under a console script ``__main__`` is pip's generated launcher, so both would
-    be empty ("Try --helpfull"); the tool's own docstring and flags are lent to it here. Under
-    ``python -m`` the module already is ``__main__``.
+#: Set for the commands only (never for library users, who keep their own settings): C++ log
+#: lines below ERROR from TensorFlow/XLA, and gRPC's, are start-up chatter, not news to the user.
+QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "GRPC_VERBOSITY": "ERROR"}
+
+#: Lines that no setting silences (TF 2.21): written while TensorFlow's libraries load, before its
+#: log settings are read, or at ERROR level by a CPU-only machine's CUDA probe.
+STARTUP_NOISE = re.compile(
+    rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    rb"|[IWE]\d{4} [\d:.]+ +\d+ (cudart_stub|cuda_platform|cpu_feature_guard)\.cc:\d+\] "
+    rb"|To enable the following instructions: .* rebuild TensorFlow)")
+
+_quiet = False
+_console = False
+
+
+def quiet_startup(verbosity: int) -> None:
+    """In a command (see :func:`console_entry`), hide TensorFlow's start-up lines unless
+    ``--verbosity`` >= 0 asks for them; call before TensorFlow is imported."""
+    global _quiet
+    if not _console or verbosity >= 0:
+        return
+    for name, value in QUIET_ENV.items():
+        os.environ.setdefault(name, value)
+    _quiet = True
+
+
+@contextlib.contextmanager
+def _dropping_stderr_lines(pattern: re.Pattern) -> Iterator[None]:
+    """Collect what is written to file descriptor 2 (C++ writes there, not to ``sys.stderr``)
+    and pass it on afterwards, less the lines matching ``pattern``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            kept = b"".join(line for line in tmp.read().splitlines(keepends=True)
+                            if not pattern.match(line))
+            while kept:
+                kept = kept[os.write(2, kept):]
+
+
+def import_tensorflow() -> None:
+    """Import TensorFlow and Keras and find the devices, the moment their start-up lines come; in
+    a quiet command those lines are dropped. Commands call it before their first model work."""
+    if not _quiet or "tensorflow" in sys.modules:
+        return
+    with _dropping_stderr_lines(STARTUP_NOISE):
+        import keras  # noqa: F401
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # the CUDA probe logs here
+
+
+def console_entry(main: Callable[[], int | None]) -> None:
+    """Run a console script's ``main`` as a command (quiet start-up allowed) and exit with its
+    status."""
+    global _console
+    _console = True
+    sys.exit(main())
+
+
+# --- flags, help and errors ----------------------------------------------------------------
+
+HELP_ARGS = ("-h", "--help", "--helpshort", "--helpfull", "-?")
+
+
+def wants_help(args: Sequence[str]) -> bool:
+    """Whether the arguments (program name excluded) ask for help, before any ``--``."""
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg in HELP_ARGS:
+            return True
+    return False
+
+
+VERBOSITY_HELP = ("Logging verbosity: 0 or more also shows TensorFlow's start-up and "
+                  "informational log lines (default -1: warnings only).")
+
+
+def define_verbosity(flag_values) -> None:
+    """``-v/--verbosity`` in a tool's own ``FlagValues``, as absl's global one reads."""
+    from absl import flags
+
+    flags.DEFINE_integer("verbosity", -1, VERBOSITY_HELP, short_name="v", flag_values=flag_values)
+
+
+def _tool_flags(flag_values, module_name: str | None) -> list:
+    """The flags a tool's ``--help`` shows: its own (a module's, in absl's global ``FLAGS``) and
+    ``--verbosity``; never absl's internals (``--flagfile``, ``--undefok``, ...)."""
+    if module_name is None:
+        found = list(flag_values._flags().values())
+    else:
+        # absl files the flags of the module run as __main__ under sys.argv[0].
+        key = sys.argv[0] if module_name == "__main__" else module_name
+        found = list(flag_values.get_flags_for_module(key))
+        if "verbosity" in flag_values:
+            found.append(flag_values["verbosity"])
+    return found
+
+
+def tool_help(doc: str, flag_values, module_name: str | None = None) -> str:
+    """``--help`` of a tool: its docstring and its flags. ``module_name`` picks a module's flags
+    out of absl's global ``FLAGS``; ``None`` shows all of a tool's own ``FlagValues``."""
+    lines: list[str] = []
+    # absl's own layout of a flag list (the one absl's --help prints).
+    flag_values._render_flag_list(_tool_flags(flag_values, module_name), lines, "  ")
+    usage = (doc or "").split("\nExample:")[0].strip()  # examples are for the API docs
+    return f"{usage}\n\nFlags:\n" + "\n".join(lines)
+
+
+def parse_tool_flags(prog: str, doc: str, flag_values, args: Sequence[str],
+                     positional: bool = False) -> list[str] | int:
+    """Parse ``args`` (program name excluded) into a tool's own ``FlagValues``.
+
+    Returns the positional arguments, or an exit status to return at once: 0 after ``--help``, 2
+    after one ``prog: error: ...`` line (unknown flag, bad value, or positional arguments when
+    ``positional`` is false). A console command's quiet start-up follows ``--verbosity``.
+    """
+    from absl import flags
+
+    if wants_help(args):
+        print(tool_help(doc, flag_values))
+        return 0
+    flag_values.unparse_flags()  # a tool may run several times in one process (tests)
+    try:
+        rest = flag_values([prog, *args])[1:]
+    except flags.Error as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    if rest and not positional:
+        print(f"{prog}: error: unrecognized arguments: {' '.join(rest)}", file=sys.stderr)
+        return 2
+    quiet_startup(flag_values.verbosity)
+    return rest
+
+
+def run_absl_app(main, module_name: str) -> None:
+    """Run an absl ``main`` on absl's global ``FLAGS`` (the console-script entry of the module
+    ``module_name``), as the tools with their own ``FlagValues`` run: ``--help`` is the tool's
+    docstring and flags (:func:`tool_help`); a bad flag or a usage error is one
+    ``sketch_rnn_<tool>: error: ...`` line and exit status 2; the start-up is quiet unless
+    ``--verbosity`` >= 0.
+
+    Under a console script ``__main__`` is pip's generated launcher, so absl's own ``--help``
+    would find neither docstring nor flags; the module's are used instead.
     """
     from absl import app, flags
 
+    module = sys.modules[module_name]
+    # Under ``python -m`` the module is __main__; its spec still has the real name.
+    prog = "sketch_rnn_" + (module.__spec__.name if module.__spec__ else module_name).rsplit(".")[-1]
+    if wants_help(sys.argv[1:]):
+        if "verbosity" in flags.FLAGS:  # absl's own text is about its logging only
+            flags.FLAGS["verbosity"].help = VERBOSITY_HELP
+        print(tool_help(module.__doc__, flags.FLAGS, module_name))
+        sys.exit(0)
+
+    def parse(argv: list[str]) -> list[str]:
+        try:
+            return flags.FLAGS(argv)
+        except flags.Error as e:
+            print(f"{prog}: error: {e}", file=sys.stderr)
+            sys.exit(2)
+
+    def quiet_main(argv: list[str]) -> int | None:
+        verbosity = flags.FLAGS["verbosity"]
+        quiet_startup(verbosity.value if verbosity.present else -1)
+        try:
+            return main(argv)
+        except app.UsageError as e:
+            print(f"{prog}: error: {e}", file=sys.stderr)
+            return 2
+
+    global _console
+    _console = True
     setup_logging()
-    if module_name != "__main__":
-        sys.modules["__main__"].__doc__ = sys.modules[module_name].__doc__
-        for flag in flags.FLAGS.get_key_flags_for_module(module_name):
-            flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-    app.run(main)
+    app.run(quiet_main, flags_parser=parse)
 
 
 def read_strokes(path: str, flag: str) -> np.ndarray:

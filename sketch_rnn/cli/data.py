@@ -15,9 +15,6 @@ and, with ``--format=auto``, any file not ending in .ndjson/.bin/.svg; ``--out``
 ``.npz`` (convert) or ``.svg`` (show), must not be one of the inputs, nor an existing folder, nor
 lie below a file. Outputs are written atomically: a failure leaves the old file, or none.
 
-Flags live in their own ``FlagValues`` (not absl's global ``FLAGS``), so this module can be
-imported next to the other CLIs without flag-name clashes.
-
 Example:
     >>> main(["sketch_rnn_data", "info", "datasets/aaron_sheep/aaron_sheep.npz"])  # doctest: +SKIP
     0
@@ -30,10 +27,19 @@ from collections.abc import Sequence
 
 from absl import flags
 
+from sketch_rnn.cli._common import console_entry, define_verbosity, tool_help, wants_help
+
 __all__ = ["main", "run"]
 
-COMMANDS = ("convert", "info", "show")
+#: Each command and what it does (the usage printed without arguments).
+COMMANDS = {
+    "convert": "build a .npz dataset from QuickDraw .ndjson/.bin and .svg drawings",
+    "info": "statistics and problems of .npz datasets",
+    "show": "draw sketches of a .npz dataset on an SVG grid",
+}
 
+# Its own FlagValues, not absl's global FLAGS: this module can be imported next to the other
+# CLIs without flag-name clashes.
 FLAGS = flags.FlagValues()
 _f = {"flag_values": FLAGS}
 # convert
@@ -74,13 +80,18 @@ flags.DEFINE_enum("split", "train", ["train", "valid", "test"], "show: which spl
 flags.DEFINE_float("factor", 0.0, "show: divide offsets by this (0: about 120 px per cell).",
                    **_f)
 flags.DEFINE_integer("ncols", 0, "show: grid columns (0: square-ish).", **_f)
+define_verbosity(FLAGS)
 
-def _usage() -> str:
-    return (__doc__ or "").split("\n\nINPUT")[0].strip() + "\n\nFlags:\n" + FLAGS.get_help()
+
+def _short_usage() -> str:
+    lines = [f"  {name:<8} {what}" for name, what in COMMANDS.items()]
+    return ("usage: sketch_rnn_data COMMAND [ARGS] [FLAGS]\n\n" + "\n".join(lines)
+            + "\n\nsketch_rnn_data --help for more.")
 
 
 def _convert(inputs: Sequence[str]) -> int:
     from sketch_rnn.datasets.convert import check_input_files, convert_inputs, find_inputs
+    from sketch_rnn.datasets.inspect import small_splits
     from sketch_rnn.datasets.report import Report
     from sketch_rnn.datasets.writer import build_dataset, parse_splits, write_npz
     from sketch_rnn.files import check_output_path
@@ -116,6 +127,9 @@ def _convert(inputs: Sequence[str]) -> int:
         report=filtered)
     if filtered.n_skipped:
         print(f"filtering: {filtered.summary()}", file=sys.stderr)
+    counts = {k: len(v) for k, v in dataset.splits.items()}
+    for problem in small_splits(counts, FLAGS.batch_size or None):
+        print(f"sketch_rnn_data convert: warning: {problem}", file=sys.stderr)
     write_npz(FLAGS.out, dataset)
     print(f"wrote {FLAGS.out}\n{dataset.describe()}")
     return 0
@@ -161,13 +175,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         2
     """
     argv = list(sys.argv if argv is None else argv)
-    if len(argv) < 2 or argv[1] in ("-h", "--help", "help") or "--help" in argv:
-        print(_usage())
-        return 0 if len(argv) >= 2 else 2
+    if len(argv) < 2:
+        print(_short_usage(), file=sys.stderr)
+        return 2
+    if argv[1] == "help" or wants_help(argv[1:]):
+        print(tool_help(__doc__, FLAGS))
+        return 0
     command = argv[1]
     if command not in COMMANDS:
-        print(f"sketch_rnn_data: unknown command {command!r} (use one of {', '.join(COMMANDS)})"
-              f"\n\n{_usage()}", file=sys.stderr)
+        print(f"sketch_rnn_data: unknown command {command!r}\n\n{_short_usage()}", file=sys.stderr)
         return 2
     FLAGS.unparse_flags()  # main() may run several times in one process (tests)
     try:
@@ -184,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    console_entry(main)
 
 
 if __name__ == "__main__":

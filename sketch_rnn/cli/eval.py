@@ -1,13 +1,16 @@
 """``sketch_rnn_eval``: losses and per-sketch likelihoods of a model on a data file.
 
-    sketch_rnn_eval --model=PATH --data=FILE[.npz|.ndjson] [--split=test] [--csv=FILE]
-                    [--worst=N --worst_svg=FILE] [--start_token=model|zeros|tf] [--scale=S]
+    sketch_rnn_eval --model=PATH --data=FILE[.npz|.ndjson] [--split=test|train|valid|all]
+                    [--csv=FILE] [--worst=N --worst_svg=FILE] [--start_token=model|reference|zeros]
+                    [--scale=S] [--dtype=float32|float64]
 
 ``--model`` is anything :func:`sketch_rnn.checkpoint.load_model` reads (a ``sketch_rnn`` folder, a
 magenta TF1 checkpoint, a browser ``*.gen.json`` / ``*.vae.json``). Prints a table of L_R (both
 pen-loss forms), L_KL and the per-step NLL in model and pixel units (see
 :mod:`sketch_rnn.evaluation`); ``--csv`` writes one row per drawing; ``--worst`` lists the
-highest-NLL drawings (outliers) and ``--worst_svg`` draws them on a grid.
+highest-NLL drawings (outliers) and ``--worst_svg`` draws them on a grid. ``--split=all`` evaluates
+the whole ``.npz`` file (train, valid, test); an ``.ndjson`` file has no splits. ``--dtype=float64``
+computes the NLL's targets and the per-drawing sums in float64 (the network stays float32).
 
 Rules, checked before the model is loaded: ``--data`` is an existing ``.npz`` or ``.ndjson`` file;
 ``--batch_size`` and ``--scale`` are > 0 (``--scale`` finite), ``--worst`` >= 0; ``--csv`` ends in
@@ -19,39 +22,51 @@ never silently: their number and every reason with its lines go to stderr, and t
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
 import warnings
 
-from sketch_rnn.strokes import BROWSER_START_TOKEN, START_TOKEN
+from absl import flags
 
-START_TOKENS = {"zeros": BROWSER_START_TOKEN, "tf": START_TOKEN}
+from sketch_rnn.cli._common import console_entry, define_verbosity, import_tensorflow, parse_tool_flags
+
+__all__ = ["FLAGS", "check_args", "main_args", "run"]
+
+PROG = "sketch_rnn_eval"
+
+# Its own FlagValues, not absl's global FLAGS: this module can be imported next to the other
+# CLIs without flag-name clashes.
+FLAGS = flags.FlagValues()
+_f = {"flag_values": FLAGS}
+flags.DEFINE_string("model", None, "model folder, TF1 checkpoint or browser .json (required)", **_f)
+flags.DEFINE_string("data", None, ".npz dataset or QuickDraw .ndjson file (required)", **_f)
+flags.DEFINE_enum("split", "test", ["train", "valid", "test", "all"],
+                  "split of an .npz file; all: train, valid and test (default test)", **_f)
+flags.DEFINE_string("csv", None, "write per-drawing results here", **_f)
+flags.DEFINE_integer("worst", 0, "list the N drawings with the highest NLL", **_f)
+flags.DEFINE_string("worst_svg", None, "draw the --worst drawings (default 16) on a grid, as SVG",
+                    **_f)
+flags.DEFINE_enum("start_token", "model", ["model", "reference", "zeros", "tf", "browser"],
+                  "first decoder input: the model's own convention (default), reference "
+                  "[0,0,1,0,0] (magenta's TF models; old name tf) or zeros (browser models; old "
+                  "name browser)", **_f)
+flags.DEFINE_enum("dtype", "float32", ["float32", "float64"],
+                  "float64: the NLL's targets and per-drawing sums in float64", **_f)
+flags.DEFINE_float("scale", None, "pixels per model unit (default: the model's)", **_f)
+flags.DEFINE_integer("batch_size", 100, "drawings per evaluation batch", **_f)
+flags.DEFINE_boolean("sample_z", False, "decode from a sampled z instead of mu", **_f)
+flags.DEFINE_integer("seed", 0, "seed of --sample_z's draws", **_f)
+define_verbosity(FLAGS)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sketch_rnn_eval", description=__doc__.split("\n")[0])
-    p.add_argument("--model", required=True, help="model folder, TF1 checkpoint or browser .json")
-    p.add_argument("--data", required=True, help=".npz dataset or QuickDraw .ndjson file")
-    p.add_argument("--split", default="test", help="split of an .npz file (default test)")
-    p.add_argument("--csv", help="write per-drawing results here")
-    p.add_argument("--worst", type=int, default=0, help="list the N drawings with the highest NLL")
-    p.add_argument("--worst_svg", help="draw the --worst drawings (default 16) on a grid, as SVG")
-    p.add_argument("--start_token", choices=["model", "zeros", "tf"], default="model",
-                   help="first decoder input: the model's own convention (default), all zeros "
-                        "(browser models) or [0,0,1,0,0] (TF models)")
-    p.add_argument("--scale", type=float, help="pixels per model unit (default: the model's)")
-    p.add_argument("--batch_size", type=int, default=100)
-    p.add_argument("--sample_z", action="store_true", help="decode from a sampled z instead of mu")
-    p.add_argument("--seed", type=int, default=0)
-    return p
-
-
-def check_args(args: argparse.Namespace) -> None:
+def check_args(args: flags.FlagValues) -> None:
     """Refuse bad flags and unsafe outputs before any work; raises ``ValueError`` naming the flag."""
     from sketch_rnn.files import check_output_path, same_path
 
+    missing = [f"--{name}" for name in ("model", "data") if not args[name].value]
+    if missing:
+        raise ValueError(f"the following flags are required: {', '.join(missing)}")
     if args.batch_size <= 0:
         raise ValueError(f"--batch_size={args.batch_size}: must be > 0")
     if args.scale is not None and not (math.isfinite(args.scale) and args.scale > 0):
@@ -72,13 +87,18 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 def main_args(argv: list[str] | None = None) -> int:
-    """Run the command; returns the exit status (0 done, 2 refused or failed)."""
-    args = parser().parse_args(argv)
+    """Run the command on ``argv`` (program name excluded; default ``sys.argv[1:]``); returns the
+    exit status (0 done, 2 refused or failed)."""
+    parsed = parse_tool_flags(PROG, __doc__, FLAGS, sys.argv[1:] if argv is None else argv)
+    if isinstance(parsed, int):
+        return parsed
+    args = FLAGS
     try:
         check_args(args)
     except ValueError as e:
-        print(f"sketch_rnn_eval: error: {e}", file=sys.stderr)
+        print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+    import_tensorflow()
     from sketch_rnn.checkpoint import load_model
     from sketch_rnn.datasets.report import Report
     from sketch_rnn.evaluation import evaluate_drawings, load_drawings
@@ -99,10 +119,10 @@ def main_args(argv: list[str] | None = None) -> int:
             print(f"sketch_rnn_eval: warning: {w.message}", file=sys.stderr)
         if report.n_skipped:
             print(f"sketch_rnn_eval: {report.summary()}", file=sys.stderr)
-        start = None if args.start_token == "model" else START_TOKENS[args.start_token]
-        result = evaluate_drawings(model, drawings, scale=args.scale, start_token=start,
+        result = evaluate_drawings(model, drawings, scale=args.scale, start_token=args.start_token,
                                    batch_size=args.batch_size, sample_z=args.sample_z, seed=args.seed,
-                                   kl_weight=train.kl_weight, kl_tolerance=train.kl_tolerance)
+                                   kl_weight=train.kl_weight, kl_tolerance=train.kl_tolerance,
+                                   dtype=args.dtype)
         result.skipped = report.n_skipped
     except (ValueError, OSError) as e:
         print(f"sketch_rnn_eval: error: {e}", file=sys.stderr)
@@ -111,10 +131,7 @@ def main_args(argv: list[str] | None = None) -> int:
                                                          else ""))
     print(result.format_table())
     if args.csv:
-        from sketch_rnn.files import atomic_path
-
-        with atomic_path(args.csv, suffix=".csv") as tmp:
-            result.write_csv(tmp, names)
+        result.write_csv(args.csv, names)  # atomically
         print(f"per-drawing results written to {args.csv}")
     n_worst = args.worst or (16 if args.worst_svg else 0)
     if n_worst:
@@ -131,9 +148,9 @@ def main_args(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run():
+def run() -> None:
     """Console-script entry point."""
-    sys.exit(main_args())
+    console_entry(main_args)
 
 
 if __name__ == "__main__":

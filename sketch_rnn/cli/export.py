@@ -19,7 +19,6 @@ place and moved in when complete, so a failure leaves the old output as it was.
 
 from __future__ import annotations
 
-import argparse
 import glob
 import math
 import os
@@ -27,22 +26,28 @@ import shutil
 import sys
 import tempfile
 
+from absl import flags
+
+from sketch_rnn.cli._common import console_entry, define_verbosity, import_tensorflow, parse_tool_flags
+
+__all__ = ["FLAGS", "check_args", "main_args", "run"]
+
+PROG = "sketch_rnn_export"
 BROWSER_SUFFIXES = (".gen.json", ".vae.json")
 
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sketch_rnn_export", description=__doc__.split("\n")[0])
-    p.add_argument("--log_root", required=True, help="the model to export")
-    p.add_argument("--out", required=True,
-                   help="*.gen.json, *.vae.json, or a folder for a TF1 checkpoint (a name without "
-                        "a file suffix, or ending in /)")
-    p.add_argument("--name", help="browser info name (default: from the data set)")
-    p.add_argument("--scale_factor", type=float, help="browser info scale_factor")
-    p.add_argument("--step", type=int, default=0, help="TF1 checkpoint step (vector-STEP)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the model files of an --out folder that already holds a model "
-                        "(never the one being read)")
-    return p
+# Its own FlagValues, not absl's global FLAGS: this module can be imported next to the other
+# CLIs without flag-name clashes.
+FLAGS = flags.FlagValues()
+_f = {"flag_values": FLAGS}
+flags.DEFINE_string("log_root", None, "the model to export (required)", **_f)
+flags.DEFINE_string("out", None, "*.gen.json, *.vae.json, or a folder for a TF1 checkpoint (a name "
+                    "without a file suffix, or ending in /) (required)", **_f)
+flags.DEFINE_string("name", None, "browser info name (default: from the data set)", **_f)
+flags.DEFINE_float("scale_factor", None, "browser info scale_factor", **_f)
+flags.DEFINE_integer("step", 0, "TF1 checkpoint step (vector-STEP)", **_f)
+flags.DEFINE_boolean("overwrite", False, "replace the model files of an --out folder that already "
+                     "holds a model (never the one being read)", **_f)
+define_verbosity(FLAGS)
 
 
 def _model_files(folder: str) -> list[str]:
@@ -63,13 +68,16 @@ def _model_folder(log_root: str) -> str | None:
     return None
 
 
-def check_args(args: argparse.Namespace) -> str:
+def check_args(args: flags.FlagValues) -> str:
     """Refuse bad flags and unsafe outputs before any work; returns ``"browser"`` or ``"tf1"``.
 
     Raises ``ValueError`` naming the flag.
     """
     from sketch_rnn.files import check_output_path
 
+    missing = [f"--{name}" for name in ("log_root", "out") if not args[name].value]
+    if missing:
+        raise ValueError(f"the following flags are required: {', '.join(missing)}")
     out = args.out
     if args.step < 0:
         raise ValueError(f"--step={args.step}: must be >= 0")
@@ -112,13 +120,18 @@ def _publish_folder(tmp: str, out: str) -> None:
 
 
 def main_args(argv: list[str] | None = None) -> int:
-    """Run the command; returns the exit status (0 written, 2 refused or failed)."""
-    args = parser().parse_args(argv)
+    """Run the command on ``argv`` (program name excluded; default ``sys.argv[1:]``); returns the
+    exit status (0 written, 2 refused or failed)."""
+    parsed = parse_tool_flags(PROG, __doc__, FLAGS, sys.argv[1:] if argv is None else argv)
+    if isinstance(parsed, int):
+        return parsed
+    args = FLAGS
     try:
         kind = check_args(args)
     except ValueError as e:
-        print(f"sketch_rnn_export: error: {e}", file=sys.stderr)
+        print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+    import_tensorflow()
     from sketch_rnn.checkpoint import load_model
     from sketch_rnn.files import atomic_path
     from sketch_rnn.hparams import CONFIG_FILE, HParams
@@ -157,9 +170,9 @@ def main_args(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run():
+def run() -> None:
     """Console-script entry point."""
-    sys.exit(main_args())
+    console_entry(main_args)
 
 
 if __name__ == "__main__":

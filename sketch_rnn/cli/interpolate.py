@@ -31,7 +31,7 @@ import sys
 import numpy as np
 from absl import app, flags
 
-from sketch_rnn.cli._common import read_strokes, run_absl_app, save_drawings_npy
+from sketch_rnn.cli._common import import_tensorflow, read_strokes, run_absl_app, save_drawings_npy
 
 FLAGS = flags.FLAGS
 
@@ -58,9 +58,6 @@ flags.DEFINE_integer("png_size", None, "PNG: longer side in pixels (default: the
 flags.DEFINE_enum("color_by_stroke", None, ["palette", "hsv"], "Colour strokes by their order.")
 flags.DEFINE_boolean("labels", False, "Write each drawing's interpolation weight under it.")
 flags.DEFINE_string("npy_out", None, "Also save the drawings (model units) as a .npy object array.")
-
-
-
 
 def _check_flags() -> None:
     if bool(FLAGS.log_root) == bool(FLAGS.model):
@@ -139,6 +136,7 @@ def main(argv) -> int:
     except ValueError as e:
         print(f"sketch_rnn_interpolate: error: {e}", file=sys.stderr)
         return 2
+    import_tensorflow()
     from sketch_rnn.checkpoint import load_model
     from sketch_rnn.draw import save, strip_svg
     from sketch_rnn.latent import morph

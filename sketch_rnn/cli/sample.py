@@ -27,7 +27,7 @@ import sys
 
 from absl import app, flags
 
-from sketch_rnn.cli._common import read_strokes, run_absl_app, save_drawings_npy
+from sketch_rnn.cli._common import import_tensorflow, read_strokes, run_absl_app, save_drawings_npy
 
 FLAGS = flags.FLAGS
 
@@ -62,9 +62,6 @@ flags.DEFINE_enum(
     "Colour strokes by their order (a fixed palette or a hue ramp).",
 )
 
-
-
-
 def _check_flags() -> None:
     if not FLAGS.log_root:
         raise app.UsageError("--log_root is required")
@@ -98,6 +95,7 @@ def main(argv) -> int:
     except ValueError as e:
         print(f"sketch_rnn_sample: error: {e}", file=sys.stderr)
         return 2
+    import_tensorflow()
     from sketch_rnn.checkpoint import load_model
     from sketch_rnn.draw import grid_svg, save
     from sketch_rnn.sampling import complete, sample

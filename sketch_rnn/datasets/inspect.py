@@ -18,13 +18,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import zipfile
+from collections.abc import Mapping
 
 import numpy as np
 
 from sketch_rnn.data import SPLITS, DataLoader, read_npz
 from sketch_rnn.draw import grid_svg, save_svg
 
-__all__ = ["SplitInfo", "DatasetInfo", "dataset_info", "format_info", "show_dataset"]
+__all__ = ["SplitInfo", "DatasetInfo", "dataset_info", "format_info", "show_dataset", "small_splits"]
 
 # The reference clamps offsets beyond this; the default batch size it evaluates with.
 _CLAMP = 1000
@@ -125,6 +126,21 @@ def _classes(path: str) -> dict[str, dict[str, int]] | None:
             for i, name in enumerate(class_names)}
 
 
+def small_splits(counts: Mapping[str, int], batch_size: int | None = None) -> list[str]:
+    """One problem line per non-empty split smaller than one batch (``batch_size``, default the
+    reference's 100): training and evaluation read whole batches only, so such a split is never
+    seen.
+
+    Example:
+        >>> small_splits({"train": 500, "valid": 40, "test": 0})
+        ['valid has 40 sketches, fewer than one batch of the default batch_size 100']
+    """
+    batch = f"batch_size {batch_size}" if batch_size else f"the default batch_size {_DEFAULT_BATCH}"
+    size = batch_size or _DEFAULT_BATCH
+    return [f"{k} has {n} sketches, fewer than one batch of {batch}"
+            for k, n in counts.items() if 0 < n < size]
+
+
 def dataset_info(path: str | os.PathLike, bins: int = 10) -> DatasetInfo:
     """Read a stroke-3 ``.npz`` (safely, with the project's loader) and collect statistics.
 
@@ -156,9 +172,7 @@ def dataset_info(path: str | os.PathLike, bins: int = 10) -> DatasetInfo:
     else:
         problems.append("train split is empty: nothing to train on")
     for k, info in splits.items():
-        if info.count and info.count < _DEFAULT_BATCH:
-            problems.append(f"{k} has {info.count} sketches, fewer than one batch of the "
-                            f"default batch_size {_DEFAULT_BATCH}")
+        problems += small_splits({k: info.count})
         if info.not_ending_in_lift:
             problems.append(f"{k}: {info.not_ending_in_lift} sketches do not end with a pen lift")
         if info.bad_pen_values:
