@@ -57,6 +57,10 @@ def quiet_startup(verbosity: int) -> None:
         return
     for name, value in QUIET_ENV.items():
         os.environ.setdefault(name, value)
+    # TensorFlow's Python side logs at INFO through absl (every checkpoint save: "Sharding callback
+    # duration") and its own logger; our progress goes through the "sketch_rnn" logger.
+    for name in ("absl", "tensorflow"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     _quiet = True
 
 
