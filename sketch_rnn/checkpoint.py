@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
 import json
@@ -38,7 +39,7 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import numpy as np
 import tensorflow as tf
@@ -161,15 +162,35 @@ def write_checkpoint(ckpt: tf.train.Checkpoint, folder: str | os.PathLike, numbe
     kept = [number] + [n for n in checkpoint_numbers(folder) if n != number][: keep - 1]
     _write_pointer(folder, kept)
     _crash_point("pointed", prefix)
+    remove_checkpoints(folder, kept)
+    _crash_point("swept", prefix)
+    return prefix
+
+
+def remove_checkpoints(folder: str | os.PathLike, keep: Collection[int] = ()) -> None:
+    """Delete the ``ckpt-N`` files of ``folder`` whose ``N`` is not in ``keep``, with the leftovers
+    of interrupted saves (TF's ``ckpt-N_temp`` folders); keeping none, the pointer file too.
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> ckpt = tf.train.Checkpoint(v=tf.Variable(1.0))
+        >>> _ = write_checkpoint(ckpt, folder, 1, keep=2)
+        >>> remove_checkpoints(folder)
+        >>> os.listdir(folder)
+        []
+    """
+    folder = os.fspath(folder)
     for path in glob.glob(os.path.join(glob.escape(folder), "ckpt-*")):
         m = re.match(r"^ckpt-(\d+)(?:\.|_temp)", os.path.basename(path))
-        if m and int(m.group(1)) not in kept:
+        if m and int(m.group(1)) not in keep:
             if os.path.isdir(path):
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 os.remove(path)
-    _crash_point("swept", prefix)
-    return prefix
+    if not keep:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(folder, POINTER_FILE))
 
 
 # What reading a damaged, truncated or half-written checkpoint raises (TF's OpError subclasses,

@@ -48,8 +48,8 @@ from tensorflow import keras
 from sketch_rnn import losses, schedules
 from sketch_rnn.checkpoint import (
     META_FILE,
-    POINTER_FILE,
     checkpoint_numbers,
+    remove_checkpoints,
     restore_newest,
     write_checkpoint,
     write_meta,
@@ -457,12 +457,7 @@ def _claim_fresh(log_root: str, overwrite: bool) -> None:
             "--resume_training) or delete its checkpoints and start again (overwrite=True, --overwrite)")
     logger.warning("%s: deleting the checkpoints of the run there (overwrite)", log_root)
     shutil.rmtree(resume_dir, ignore_errors=True)
-    for name in os.listdir(log_root):
-        path = os.path.join(log_root, name)
-        if name.startswith("ckpt-") and os.path.isdir(path):
-            shutil.rmtree(path, ignore_errors=True)  # a save interrupted inside TF
-        elif name == POINTER_FILE or name.startswith("ckpt-"):
-            os.remove(path)
+    remove_checkpoints(log_root)
 
 
 def _in_main_thread() -> bool:

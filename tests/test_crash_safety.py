@@ -136,9 +136,7 @@ class Rig:
         """The trainer as created, over an empty run folder (or a copy of ``files_from``'s)."""
         log_root = self.trainer.log_root
         shutil.rmtree(self.trainer.resume_dir, ignore_errors=True)
-        for name in os.listdir(log_root):
-            if name.startswith("ckpt-") or name == "checkpoint":
-                os.remove(os.path.join(log_root, name))
+        checkpoint.remove_checkpoints(log_root)
         self.trainer.resume_ckpt.read(self.initial).assert_existing_objects_matched()
         if files_from is not None:
             shutil.copytree(files_from, log_root, dirs_exist_ok=True)
