@@ -4,6 +4,11 @@ backend is active (so that ``import sketch_rnn`` under one backend never imports
 
 * :func:`fold_in` / :func:`kept`: dropout masks drawn from a seed computed at run time
   (``keras.random`` takes integer seeds or seed generators only).
+* :func:`normal` / :func:`uniform`: stateless draws from a seed ``[2]`` (the same seed gives the same
+  numbers on one backend; backends draw different numbers).
+* :func:`function`: a compiled function of a model's current weights (TensorFlow: a
+  ``tf.function``, XLA-compiled with ``jit``; JAX: ``jax.jit`` with the weights' values passed
+  as arguments, so training's updates reach it without a new compile).
 * :func:`scan`: a loop over the leading axis that a compiler can differentiate. On TensorFlow it is a
   ``tf.while_loop`` with its trip count bound, which XLA needs to compile the loop's gradient
   (``keras.ops.scan`` sets none); elsewhere ``keras.ops.scan``.
@@ -30,6 +35,14 @@ def _impl():
         return importlib.import_module(f"sketch_rnn.backend.{name}")
     except ModuleNotFoundError:
         return None
+
+
+def _require(what: str):
+    impl = _impl()
+    if impl is None or not hasattr(impl, what):
+        raise NotImplementedError(f"{what} is not implemented for the {keras.backend.backend()} backend "
+                                  "(sketch_rnn runs on TensorFlow and JAX)")
+    return impl
 
 
 def fold_in(seed, k: int):
@@ -64,3 +77,27 @@ def scan(step, carry, xs, collect: bool = False):
         return c, (y if collect else None)
 
     return keras.ops.scan(f, carry, xs)
+
+
+def normal(shape, seed, dtype: str = "float32"):
+    """Standard normal numbers of ``shape`` drawn from the stateless ``seed`` ``[2]``."""
+    return _require("normal").normal(shape, seed, dtype)
+
+
+def uniform(shape, seed, minval: float = 0.0, maxval: float = 1.0):
+    """Uniform float32 numbers in ``[minval, maxval)`` drawn from the stateless ``seed`` ``[2]``."""
+    return _require("uniform").uniform(shape, seed, minval, maxval)
+
+
+def function(fn, variables, jit: bool = True):
+    """``fn(*tensors)`` compiled, reading the current values of ``variables`` (a model's weights)
+    at every call; Python-level choices belong in ``fn``'s closure, one compiled function each.
+
+    Example:
+        >>> import keras, numpy as np
+        >>> v = keras.Variable(np.float32(2.0))
+        >>> double = function(lambda x: x * v, [v])
+        >>> float(double(np.float32(3.0))), (v.assign(5.0), float(double(np.float32(3.0))))[1]
+        (6.0, 15.0)
+    """
+    return _require("function").function(fn, variables, jit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import tensorflow as tf
 
 
@@ -40,3 +41,22 @@ def scan(step, carry, xs, collect: bool = False):
     _, carry, out = tf.while_loop(lambda t, *_: t < steps, body, (tf.constant(0), carry, out),
                                   maximum_iterations=steps)
     return carry, (out.stack() if collect else None)
+
+
+def normal(shape, seed, dtype="float32"):
+    return tf.random.stateless_normal(shape, tf.convert_to_tensor(seed), dtype=dtype)
+
+
+def uniform(shape, seed, minval=0.0, maxval=1.0):
+    return tf.random.stateless_uniform(shape, tf.convert_to_tensor(seed), minval=minval, maxval=maxval)
+
+
+def function(fn, variables, jit: bool = True):
+    variables = list(variables)
+
+    def run(*args):
+        # Each weight read once on entry (see model.read_weights_once), current at every call.
+        with keras.StatelessScope(state_mapping=[(v, v.value) for v in variables]):
+            return fn(*args)
+
+    return tf.function(run, jit_compile=jit, reduce_retracing=True, autograph=False)
