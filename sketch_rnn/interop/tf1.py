@@ -1,9 +1,11 @@
 """Read (and name-map) magenta TF1 ``sketch_rnn`` checkpoints without building a TF1 graph.
 
 A magenta model folder holds ``model_config.json``, a ``checkpoint`` text file and
-``vector[-STEP].{index,data-*}``. Tensors are read with ``tf.train.load_checkpoint`` and assigned to
-a :class:`~sketch_rnn.model.SketchRNN` built from the config; trainer-only tensors (Adam slots,
+``vector[-STEP].{index,data-*}``. Tensors are read with :mod:`sketch_rnn.tf_checkpoint` (numpy only,
+so reading works on any Keras backend without TensorFlow installed) and assigned to a
+:class:`~sketch_rnn.model.SketchRNN` built from the config; trainer-only tensors (Adam slots,
 ``global_step``, the learning-rate and KL-weight variables, ``vector_rnn_1/...``) are ignored.
+Writing (:func:`export_tf1_checkpoint`) uses TensorFlow's own ``SaveV2`` op, so it needs TensorFlow.
 
 Example: a round trip through magenta's format (a folder written by magenta loads the same way).
     >>> import tempfile
@@ -20,20 +22,23 @@ from __future__ import annotations
 import glob
 import json
 import os
+from collections.abc import Callable
 
+import keras
 import numpy as np
-import tensorflow as tf
+from numpy.typing import ArrayLike
 
 from sketch_rnn.cells import HyperLSTMCell, LayerNormLSTMCell, LSTMCell
 from sketch_rnn.files import atomic_write_text
 from sketch_rnn.hparams import CONFIG_FILE, HParams
 from sketch_rnn.model import SketchRNN
+from sketch_rnn.tf_checkpoint import CheckpointReader, latest_checkpoint
 
 SCOPE = "vector_rnn"
 _GATES = ("i", "j", "f", "o")
 
 
-def _cell_names(cell, scope: str) -> list[tuple[tf.Variable, str | list[str]]]:
+def _cell_names(cell, scope: str) -> list[tuple[keras.Variable, str | list[str]]]:
     if isinstance(cell, LSTMCell):
         base = f"{scope}/LSTMCell"
         return [(cell.W_xh, f"{base}/W_xh"), (cell.W_hh, f"{base}/W_hh"), (cell.bias, f"{base}/bias")]
@@ -62,7 +67,7 @@ def _cell_names(cell, scope: str) -> list[tuple[tf.Variable, str | list[str]]]:
     raise TypeError(f"no TF1 names for cell {type(cell).__name__}")
 
 
-def tf1_names(model: SketchRNN) -> list[tuple[tf.Variable, str | list[str]]]:
+def tf1_names(model: SketchRNN) -> list[tuple[keras.Variable, str | list[str]]]:
     """Each trainable variable of ``model`` with its magenta checkpoint name(s).
 
     A list of names means the variable stacks those tensors along a new first axis.
@@ -84,10 +89,15 @@ def tf1_names(model: SketchRNN) -> list[tuple[tf.Variable, str | list[str]]]:
 
 
 def resolve_prefix(path: str | os.PathLike) -> str:
-    """The checkpoint prefix for a magenta model folder, a prefix, or one of its files."""
+    """The checkpoint prefix for a magenta model folder, a prefix, or one of its files.
+
+    Example:
+        >>> resolve_prefix("runs/sheep/vector-2000.index"), resolve_prefix("runs/sheep/vector-2000.meta")
+        ('runs/sheep/vector-2000', 'runs/sheep/vector-2000')
+    """
     path = os.fspath(path)
     if os.path.isdir(path):
-        prefix = tf.train.latest_checkpoint(path)
+        prefix = latest_checkpoint(path)
         if prefix is None:
             # sketch_rnn.zip folders may lack a usable `checkpoint` file; take the newest index.
             indexes = sorted(
@@ -109,10 +119,17 @@ def resolve_prefix(path: str | os.PathLike) -> str:
 
 
 def is_tf1_checkpoint(path: str | os.PathLike) -> bool:
-    """True if ``path`` holds a checkpoint with magenta's ``vector_rnn/`` variable names."""
+    """True if ``path`` holds a checkpoint with magenta's ``vector_rnn/`` variable names (only its
+    ``.index`` file is read).
+
+    Example:
+        >>> import tempfile
+        >>> is_tf1_checkpoint(tempfile.mkdtemp())
+        False
+    """
     try:
-        names = tf.train.load_checkpoint(resolve_prefix(path)).get_variable_to_shape_map()
-    except (FileNotFoundError, ValueError, tf.errors.OpError):
+        names = CheckpointReader(resolve_prefix(path)).shapes()
+    except (OSError, ValueError):
         return False
     return any(n.startswith(f"{SCOPE}/RNN/") for n in names)
 
@@ -121,7 +138,8 @@ def load_tf1_checkpoint(path: str | os.PathLike, hps: HParams | None = None) -> 
     """Load a magenta TF1 checkpoint folder (or prefix) into a :class:`SketchRNN`.
 
     ``hps`` defaults to the ``model_config.json`` beside the checkpoint (any magenta variant).
-    Raises ``ValueError`` naming the checkpoint and the tensors if the config does not match.
+    Raises ``ValueError`` naming the checkpoint and the tensors if the config does not match, and
+    ``ValueError`` / ``FileNotFoundError`` naming the file if a checkpoint file is damaged or missing.
     """
     prefix = resolve_prefix(path)
     folder = os.path.dirname(prefix)
@@ -130,23 +148,13 @@ def load_tf1_checkpoint(path: str | os.PathLike, hps: HParams | None = None) -> 
         if not os.path.exists(config):
             raise FileNotFoundError(f"{folder}: no {CONFIG_FILE} beside the checkpoint")
         hps = HParams.load(config)
-    try:
-        reader = tf.train.load_checkpoint(prefix)
-    except (tf.errors.OpError, ValueError) as e:
-        raise ValueError(f"{prefix}: unreadable TF checkpoint ({e})") from None
-    shapes = reader.get_variable_to_shape_map()
+    reader = CheckpointReader(prefix)  # its errors name the file and the damage
+    shapes = reader.shapes()
     if not glob.glob(glob.escape(prefix) + ".data-*"):
         raise FileNotFoundError(f"{prefix}: the checkpoint has an index but no .data-* file "
                                 "(the weights are missing)")
     model = SketchRNN(hps.model_config(), initialize=False)
-
-    def get(name):
-        try:
-            return reader.get_tensor(name)
-        except tf.errors.OpError as e:
-            raise ValueError(f"{prefix}: cannot read tensor {name} ({e.message})") from None
-
-    assign_from(model, get, shapes, source=prefix)
+    assign_from(model, reader.get, shapes, source=prefix)
     return model
 
 
@@ -164,7 +172,8 @@ def check_names(model: SketchRNN, shapes: dict[str, list[int]], source: str) -> 
     _raise_if(missing, wrong, source)
 
 
-def assign_from(model: SketchRNN, get, shapes: dict[str, list[int]], source: str) -> None:
+def assign_from(model: SketchRNN, get: Callable[[str], ArrayLike], shapes: dict[str, list[int]],
+                source: str) -> None:
     """Assign every variable of ``model`` from ``get(name)`` after checking names and shapes."""
     check_names(model, shapes, source)
     for var, names in tf1_names(model):
@@ -221,6 +230,11 @@ def export_tf1_checkpoint(model: SketchRNN, folder: str | os.PathLike, step: int
         >>> sorted(os.listdir(folder))
         ['checkpoint', 'model_config.json', 'vector-5.data-00000-of-00001', 'vector-5.index']
     """
+    try:  # only writing needs TensorFlow: reading works on a JAX-only install
+        import tensorflow as tf
+    except ImportError:
+        raise RuntimeError("writing magenta TF1 checkpoints needs TensorFlow: "
+                           "pip install tensorflow") from None
     folder = os.fspath(folder)
     os.makedirs(folder, exist_ok=True)
     hps = HParams.from_configs(model.config, hps.data_config(), hps.train_config()) if hps is not None \
