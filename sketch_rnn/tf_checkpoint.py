@@ -31,15 +31,15 @@ data that itself holds CRCs would be poorly distributed. Opening a checkpoint ch
 block's CRC, and reading a tensor checks the tensor's CRC. Damage raises ``ValueError``, a missing
 file ``FileNotFoundError``. The message is one line that names the file and the problem.
 
-Example: the bundled sheep model's checkpoint.
+Example: a small model folder's checkpoint, as sketch_rnn wrote them before.
     >>> import sketch_rnn
-    >>> folder = os.path.join(sketch_rnn.__path__[0], os.pardir, "checkpoints", "aaron_sheep")
+    >>> folder = os.path.join(sketch_rnn.__path__[0], os.pardir, "tests", "data", "format2_model")
     >>> reader = CheckpointReader(latest_checkpoint(folder))
     >>> name = "model/output_w/.ATTRIBUTES/VARIABLE_VALUE"
     >>> reader.shapes()[name], reader.dtypes()[name], reader.get(name).shape
-    ([256, 123], dtype('float32'), (256, 123))
-    >>> reader.get("save_counter/.ATTRIBUTES/VARIABLE_VALUE") > 0
-    np.True_
+    ([16, 15], dtype('float32'), (16, 15))
+    >>> len(reader.shapes())   # the model's 26 weights and the object graph
+    27
 """
 
 from __future__ import annotations
@@ -415,13 +415,13 @@ class CheckpointReader:
     it is damaged. Partitioned variables (saved in slices) are listed, but :meth:`get` does not
     join them.
 
-    Example: the bundled sheep model's checkpoint (written by ``tf.train.Checkpoint``).
+    Example: a small model folder's checkpoint, as sketch_rnn wrote them before (``tf.train.Checkpoint``).
         >>> import sketch_rnn
-        >>> sheep = os.path.join(sketch_rnn.__path__[0], os.pardir, "checkpoints", "aaron_sheep")
-        >>> reader = CheckpointReader(latest_checkpoint(sheep))
+        >>> folder = os.path.join(sketch_rnn.__path__[0], os.pardir, "tests", "data", "format2_model")
+        >>> reader = CheckpointReader(latest_checkpoint(folder))
         >>> name = "model/mu_b/.ATTRIBUTES/VARIABLE_VALUE"
         >>> reader.has(name), reader.shapes()[name], reader.dtypes()[name], reader.get(name).shape
-        (True, [32], dtype('float32'), (32,))
+        (True, [4], dtype('float32'), (4,))
         >>> type(reader.get("_CHECKPOINTABLE_OBJECT_GRAPH")), reader.dtypes()["_CHECKPOINTABLE_OBJECT_GRAPH"]
         (<class 'bytes'>, dtype('O'))
     """
@@ -470,10 +470,10 @@ class CheckpointReader:
 
         Example:
         >>> import sketch_rnn
-        >>> sheep = os.path.join(sketch_rnn.__path__[0], os.pardir, "checkpoints", "aaron_sheep")
-        >>> reader = CheckpointReader(latest_checkpoint(sheep))
+        >>> folder = os.path.join(sketch_rnn.__path__[0], os.pardir, "tests", "data", "format2_model")
+        >>> reader = CheckpointReader(latest_checkpoint(folder))
         >>> sorted(reader.shapes().items())[:2]
-        [('_CHECKPOINTABLE_OBJECT_GRAPH', []), ('model/decoder/W_hh/.ATTRIBUTES/VARIABLE_VALUE', [256, 1024])]
+        [('_CHECKPOINTABLE_OBJECT_GRAPH', []), ('model/decoder/W_hh/.ATTRIBUTES/VARIABLE_VALUE', [16, 64])]
         """
         return {name: list(e.shape) for name, e in self._entries.items()}
 
@@ -483,10 +483,10 @@ class CheckpointReader:
 
         Example:
         >>> import sketch_rnn
-        >>> sheep = os.path.join(sketch_rnn.__path__[0], os.pardir, "checkpoints", "aaron_sheep")
-        >>> reader = CheckpointReader(latest_checkpoint(sheep))
-        >>> reader.dtypes()["save_counter/.ATTRIBUTES/VARIABLE_VALUE"]
-        dtype('int64')
+        >>> folder = os.path.join(sketch_rnn.__path__[0], os.pardir, "tests", "data", "format2_model")
+        >>> reader = CheckpointReader(latest_checkpoint(folder))
+        >>> reader.dtypes()["model/decoder/W_hh/.ATTRIBUTES/VARIABLE_VALUE"]
+        dtype('float32')
         """
         return {name: _numpy_dtype(e.dtype) for name, e in self._entries.items()}
 
@@ -495,8 +495,8 @@ class CheckpointReader:
 
         Example:
         >>> import sketch_rnn
-        >>> sheep = os.path.join(sketch_rnn.__path__[0], os.pardir, "checkpoints", "aaron_sheep")
-        >>> reader = CheckpointReader(latest_checkpoint(sheep))
+        >>> folder = os.path.join(sketch_rnn.__path__[0], os.pardir, "tests", "data", "format2_model")
+        >>> reader = CheckpointReader(latest_checkpoint(folder))
         >>> reader.has("model/output_w/.ATTRIBUTES/VARIABLE_VALUE"), reader.has("no/such/tensor")
         (True, False)
         """
@@ -509,10 +509,10 @@ class CheckpointReader:
 
         Example:
         >>> import sketch_rnn
-        >>> sheep = os.path.join(sketch_rnn.__path__[0], os.pardir, "checkpoints", "aaron_sheep")
-        >>> reader = CheckpointReader(latest_checkpoint(sheep))
+        >>> folder = os.path.join(sketch_rnn.__path__[0], os.pardir, "tests", "data", "format2_model")
+        >>> reader = CheckpointReader(latest_checkpoint(folder))
         >>> os.path.basename(reader.data_path(0))
-        'ckpt-20750.data-00000-of-00001'
+        'ckpt-3.data-00000-of-00001'
         """
         return f"{self.prefix}.data-{shard:05d}-of-{self.num_shards:05d}"
 
@@ -526,10 +526,10 @@ class CheckpointReader:
 
         Example:
         >>> import sketch_rnn
-        >>> sheep = os.path.join(sketch_rnn.__path__[0], os.pardir, "checkpoints", "aaron_sheep")
-        >>> reader = CheckpointReader(latest_checkpoint(sheep))
+        >>> folder = os.path.join(sketch_rnn.__path__[0], os.pardir, "tests", "data", "format2_model")
+        >>> reader = CheckpointReader(latest_checkpoint(folder))
         >>> reader.get("model/output_b/.ATTRIBUTES/VARIABLE_VALUE").shape
-        (123,)
+        (15,)
         """
         entry = self._entries.get(name)
         if entry is None:

@@ -7,10 +7,14 @@ Per step ``t`` (the global step before the update): a random augmented batch; th
 is evaluated (``Valid_*``; ``Valid_Cost`` uses ``kl_weight_start`` as the reference's does), and when
 it improves the weights are saved and the test split evaluated (``Eval_*``).
 
-Two kinds of checkpoint live under ``log_root``: the best weights (``ckpt-<step>``, what
-``load_model(log_root)`` reads) and ``resume/``, written before the first step, every
-``save_every`` steps and on interruption, holding everything a resumed run needs: weights, Adam
-slots, global step, the data and noise RNGs and the best validation cost. Both are written by
+z's noise and the dropout masks of step ``t`` are drawn from a seed folded from the run's noise
+seed and ``t``, so they depend on nothing but the seed and the step.
+
+Two kinds of checkpoint live under ``log_root``: the best weights (``ckpt-<step>.weights.h5``, what
+``load_model(log_root)`` reads) and ``resume/`` (``ckpt-<step>.state.h5``), written before the
+first step, every ``save_every`` steps and on interruption, holding everything a resumed run needs:
+weights, Adam slots, global step, the data RNG, the noise seed and the best validation cost (the
+same files on every backend: a run started on TensorFlow resumes on JAX). Both are written by
 :func:`~sketch_rnn.checkpoint.write_checkpoint` (new files, then the pointer, then the sweep) and the
 newest two resume states are kept, so a kill at any moment, inside a save included, leaves a state
 from which ``resume=True`` continues exactly: the final weights are bit-identical to an
@@ -31,7 +35,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -41,13 +44,15 @@ import sys
 import time
 from dataclasses import dataclass
 
+import keras
 import numpy as np
-import tensorflow as tf
-from tensorflow import keras
+from keras import ops
 
-from sketch_rnn import losses, schedules
+from sketch_rnn import backend, losses, schedules
 from sketch_rnn.checkpoint import (
     META_FILE,
+    ModelWeights,
+    TrainingState,
     checkpoint_numbers,
     remove_checkpoints,
     restore_newest,
@@ -59,6 +64,7 @@ from sketch_rnn.data import DataLoader, load_dataset
 from sketch_rnn.hparams import HParams
 from sketch_rnn.model import SketchRNN
 from sketch_rnn.runtime import RuntimeOptions, resolve
+from sketch_rnn.summary import SummaryWriter
 
 logger = logging.getLogger("sketch_rnn")
 
@@ -90,69 +96,71 @@ def compute_losses(model: SketchRNN, x, seq_len, kl_weight, training: bool, eps=
     out = model(x, seq_len, training=training, eps=eps, noise_seed=noise_seed, runtime=runtime)
     form = form or config.gmm_loss
     ls, lp, mask = losses.reconstruction_terms(out["raw"], x[:, 1:], config.num_mixture, form)
-    r = tf.reduce_mean(ls + lp)
-    r_masked = tf.reduce_mean(ls + lp * mask)
+    r = ops.mean(ls + lp)
+    r_masked = ops.mean(ls + lp * mask)
     if config.conditional:
-        kl = tf.maximum(losses.kl_loss(out["mu"], out["presig"]), kl_tolerance)
+        kl = ops.maximum(losses.kl_loss(out["mu"], out["presig"]), kl_tolerance)
     else:
-        kl = tf.constant(0.0)
+        kl = ops.convert_to_tensor(0.0)
     return {"cost": r + kl_weight * kl, "r_cost": r, "r_cost_masked": r_masked, "kl_cost": kl}
 
 
+def noise_seed(seed: int | None) -> np.ndarray:
+    """A run's noise seed ``[2]`` (int32): from ``seed``, or fresh when it is None."""
+    return (np.random.SeedSequence(seed).generate_state(2) & 0x7FFFFFFF).astype(np.int32)
+
+
 class TrainStep:
-    """The compiled training step: losses, gradients, clipping, finiteness check, Adam update.
+    """The compiled training step: losses, gradients, element-wise clipping, finiteness check, Adam
+    update (:func:`sketch_rnn.backend.gradient_step`).
 
     Args:
         model: the model to train.
         optimizer: from :func:`build_optimizer`.
         config: the training settings it reads (``kl_tolerance``, ``grad_clip``); default magenta's.
         jit_compile: XLA-compile the forward and backward pass (with the reference recurrences,
-            whose loops have static trip counts; see ``bench/RESULTS.md``).
-        rng: where z's noise and the dropout seeds come from (a checkpointed generator).
+            whose loops have static trip counts; see ``bench/RESULTS.md``). JAX always compiles.
+        seed: the run's noise seed ``[2]`` (:func:`noise_seed`): z's noise and the dropout masks of
+            step ``t`` are drawn from ``fold_in(seed, t)``, so a resumed run draws what the
+            uninterrupted one would have.
         runtime: how the recurrences run (default: the fused ones on TensorFlow).
     """
 
     def __init__(self, model: SketchRNN, optimizer, config: TrainConfig | HParams | None = None, *,
-                 jit_compile: bool = False, rng: tf.random.Generator | None = None,
-                 runtime: RuntimeOptions | None = None):
+                 jit_compile: bool = False, seed=None, runtime: RuntimeOptions | None = None):
         self.model, self.optimizer = model, optimizer
         self.config = config if config is not None else TrainConfig()
         runtime = resolve(runtime)
-        if jit_compile:
+        if jit_compile or keras.backend.backend() != "tensorflow":
             # XLA needs static trip counts: the reference loops run over the padded length.
             runtime = runtime.replace(recurrence="reference")
         self.runtime = runtime
-        # z's noise comes from a generator whose state is checkpointed, so a resumed run draws
-        # what the uninterrupted run would have.
-        self.rng = rng if rng is not None else tf.random.Generator.from_non_deterministic_state()
+        self.seed = noise_seed(None) if seed is None else np.asarray(seed, np.int32)
         self.variables = model.trainable_variables
         optimizer.build(self.variables)
-        self._grads = tf.function(self._compute, jit_compile=jit_compile, reduce_retracing=True)
-        self._apply = tf.function(self._apply_fn, reduce_retracing=True)
+        self._step = backend.gradient_step(self._losses, self.variables, optimizer, self.config.grad_clip,
+                                           jit=jit_compile)
 
-    def _compute(self, x, seq_len, kl_weight):
+    def _losses(self, x, seq_len, kl_weight, step_seed):
         config = self.model.config
-        eps = self.rng.normal([tf.shape(x)[0], config.z_size]) if config.conditional else None
-        noise_seed = self.rng.make_seeds(1)[:, 0]  # dropout masks: also from the checkpointed state
-        with tf.GradientTape() as tape:
-            parts = compute_losses(self.model, x, seq_len, kl_weight, training=True, eps=eps,
-                                   noise_seed=noise_seed, kl_tolerance=self.config.kl_tolerance,
-                                   runtime=self.runtime)
-        grads = tape.gradient(parts["cost"], self.variables)
-        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, self.variables, strict=True)]
-        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
-        finite = finite & tf.math.is_finite(parts["cost"])
-        clip = self.config.grad_clip
-        return parts, [tf.clip_by_value(g, -clip, clip) for g in grads], finite
+        eps = backend.normal((ops.shape(x)[0], config.z_size), backend.fold_in(step_seed, 1)) \
+            if config.conditional else None
+        return compute_losses(self.model, x, seq_len, kl_weight, training=True, eps=eps,
+                              noise_seed=backend.fold_in(step_seed, 2),
+                              kl_tolerance=self.config.kl_tolerance, runtime=self.runtime)
 
-    def _apply_fn(self, grads):
-        self.optimizer.apply(grads, self.variables)
+    def _args(self, x, seq_len, kl_weight: float, step: int | None):
+        step = int(ops.convert_to_numpy(self.optimizer.iterations)) if step is None else step
+        return (ops.convert_to_tensor(x, "float32"), ops.convert_to_tensor(seq_len, "int32"),
+                ops.convert_to_tensor(kl_weight, "float32"), backend.fold_in(self.seed, step))
+
+    def gradients(self, x, seq_len, kl_weight: float, step: int | None = None):
+        """``(losses, clipped gradients, finite)`` of one step, without the update (``step``:
+        whose noise to draw; default the optimizer's step count)."""
+        return self._step.gradients(*self._args(x, seq_len, kl_weight, step))
 
     def __call__(self, x, seq_len, kl_weight: float) -> tuple[dict, bool]:
-        parts, grads, finite = self._grads(x, seq_len, tf.constant(kl_weight, tf.float32))
-        finite = bool(finite)
-        if finite:
-            self._apply(grads)
+        parts, finite = self._step(*self._args(x, seq_len, kl_weight, None))
         return {k: float(v) for k, v in parts.items()}, finite
 
 
@@ -172,17 +180,24 @@ class SplitEvaluator:
         if loader.num_batches == 0:
             raise ValueError(f"cannot evaluate: {len(loader)} sketches, fewer than one batch of "
                              f"{loader.batch_size}")
-        if self._fn is None:
-            self._fn = tf.function(lambda x, s, w, eps: compute_losses(
-                self.model, x, s, w, training=False, eps=eps, kl_tolerance=self.kl_tolerance,
-                runtime=self.runtime), reduce_retracing=True)
         config = self.model.config
-        gen = tf.random.Generator.from_seed(seed)
+        if self._fn is None:
+            def losses_of(x, s, w, eps):
+                return compute_losses(self.model, x, s, w, training=False, eps=eps,
+                                      kl_tolerance=self.kl_tolerance, runtime=self.runtime)
+
+            # Compiled as a graph on TensorFlow (no XLA: the fused recurrences run there); with
+            # jax.jit on JAX.
+            self._fn = backend.function(losses_of, self.model.weights,
+                                        jit=keras.backend.backend() != "tensorflow")
+        seeds = noise_seed(seed)
         totals: dict[str, float] = {}
         for i in range(loader.num_batches):
             x, seq_len = loader.get_batch(i)
-            eps = gen.normal([len(seq_len), config.z_size]) if config.conditional else None
-            parts = self._fn(x, seq_len, tf.constant(kl_weight, tf.float32), eps)
+            eps = backend.normal((len(seq_len), config.z_size), backend.fold_in(seeds, i)) \
+                if config.conditional else None
+            parts = self._fn(ops.convert_to_tensor(x, "float32"), ops.convert_to_tensor(seq_len, "int32"),
+                             ops.convert_to_tensor(kl_weight, "float32"), eps)
             for k, v in parts.items():
                 totals[k] = totals.get(k, 0.0) + float(v)
         return {k: v / loader.num_batches for k, v in totals.items()}
@@ -198,19 +213,6 @@ def evaluate_split(model: SketchRNN, loader: DataLoader, kl_weight: float, seed:
     ``Valid_*`` costs (``cost``, ``r_cost``, ``r_cost_masked``, ``kl_cost``).
     """
     return SplitEvaluator(model, kl_tolerance, runtime)(loader, kl_weight, seed)
-
-
-class _RNGState(tf.train.experimental.PythonState):
-    """The data loader's RNG inside the TF checkpoint, so it is saved atomically with the rest."""
-
-    def __init__(self, loader: DataLoader):
-        self.loader = loader
-
-    def serialize(self):
-        return json.dumps(self.loader.get_state())
-
-    def deserialize(self, string_value):
-        self.loader.set_state(json.loads(string_value))
 
 
 @dataclass
@@ -278,43 +280,51 @@ class Trainer:
         name = os.path.basename(self.hps.data_set[0]).split(".")[0]
         self.model = SketchRNN(self.hps.model_config(scale_factor=self.scale_factor, name=name))
         self.optimizer = build_optimizer(self.train_config)
-        self.noise = (tf.random.Generator.from_seed(seed) if seed is not None
-                      else tf.random.Generator.from_non_deterministic_state())
         self.step_fn = TrainStep(self.model, self.optimizer, self.train_config, jit_compile=jit_compile,
-                                 rng=self.noise, runtime=runtime)
+                                 seed=noise_seed(seed), runtime=runtime)
         self.evaluator = SplitEvaluator(self.model, self.train_config.kl_tolerance, self.step_fn.runtime)
-        self.best_valid_cost = tf.Variable(np.inf, dtype=tf.float64, trainable=False)
-        self.best_ckpt = tf.train.Checkpoint(model=self.model)
-        self.resume_ckpt = tf.train.Checkpoint(
-            model=self.model, optimizer=self.optimizer, best_valid_cost=self.best_valid_cost,
-            data_rng=_RNGState(self.train_data), noise_rng=self.noise,
-        )
+        self.best_valid_cost = math.inf
+        self.best_ckpt = ModelWeights(self.model)
+        self.resume_ckpt = TrainingState(self.model, self.optimizer, self._state, self._set_state)
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.max_seconds = max_seconds
-        self.writer = tf.summary.create_file_writer(self.log_root)
+        self.writer = SummaryWriter(self.log_root)
         if resume:
             self.restore()
         write_meta(self.log_root, self.model, self.hps)
 
     @property
     def step(self) -> int:
-        return int(self.optimizer.iterations.numpy())
+        return int(ops.convert_to_numpy(self.optimizer.iterations))
+
+    @property
+    def noise_seed(self) -> np.ndarray:
+        """The run's noise seed ``[2]`` (saved in the resume state)."""
+        return self.step_fn.seed
+
+    @noise_seed.setter
+    def noise_seed(self, value) -> None:
+        self.step_fn.seed = np.asarray(value, np.int32)
+
+    def _state(self) -> dict:
+        """The trainer's own part of a resume state (JSON)."""
+        return {"best_valid_cost": self.best_valid_cost, "data_rng": self.train_data.get_state(),
+                "noise_seed": self.noise_seed.tolist()}
+
+    def _set_state(self, state: dict) -> None:
+        self.best_valid_cost = float(state["best_valid_cost"])
+        self.train_data.set_state(state["data_rng"])
+        if "noise_seed" in state:  # (not in an earlier version's resume state)
+            self.noise_seed = state["noise_seed"]
 
     def restore(self) -> None:
         """Load the newest intact state in ``log_root`` (what ``resume=True`` does): the resume
         checkpoint, else the best weights alone, else nothing."""
-
-        def read(prefix: str) -> None:
-            self.resume_ckpt.read(prefix).assert_existing_objects_matched()
-
-        latest = restore_newest(self.resume_dir, read, "resume state")
+        latest = restore_newest(self.resume_dir, self.resume_ckpt.read, "resume state")
         if latest:
             logger.info("resumed from %s at step %d", latest, self.step)
             return
-        def read_weights(prefix: str) -> None:
-            self.best_ckpt.read(prefix).expect_partial().assert_existing_objects_matched()
-
-        best = restore_newest(self.log_root, read_weights)
+        best = restore_newest(self.log_root, self.best_ckpt.read)
         if best:
             # Weights only (e.g. a folder written by save_model): the schedules restart at 0.
             logger.info("loaded weights from %s (no resume state)", best)
@@ -337,8 +347,7 @@ class Trainer:
         num_steps = config.num_steps if num_steps is None else num_steps
         n_params = int(sum(np.prod(v.shape) for v in self.model.trainable_variables))
         logger.info("trainable parameters: %d", n_params)
-        with self.writer.as_default():
-            tf.summary.scalar("Num_Trainable_Params", n_params, step=self.step)
+        self.writer.scalar("Num_Trainable_Params", n_params, self.step)
         start_time = last_log = time.time()
         start_step = self.step
         bad_in_row = skipped = 0
@@ -403,30 +412,28 @@ class Trainer:
         if interrupted:
             logger.info("interrupted at step %d; state saved to %s", self.step, self.latest_resume())
         self.writer.flush()
-        return Summary(self.step, float(self.best_valid_cost.numpy()), valid, test, skipped)
+        return Summary(self.step, self.best_valid_cost, valid, test, skipped)
 
     def _log_train(self, step, parts, kl_w, took):
         lr = float(schedules.learning_rate(self.train_config, step))
         logger.info("step: %d, lr: %.6f, klw: %0.4f, cost: %.4f, recon: %.4f, kl: %.4f, "
                     "train_time_taken: %.4f", step, lr, kl_w, parts["cost"], parts["r_cost"],
                     parts["kl_cost"], took)
-        with self.writer.as_default():
-            for name, value in (("Train_Cost", parts["cost"]), ("Train_Reconstr_Cost", parts["r_cost"]),
-                                ("Train_KL_Cost", parts["kl_cost"]), ("Learning_Rate", lr),
-                                ("KL_Weight", kl_w), ("Time_Taken_Train", took)):
-                tf.summary.scalar(name, value, step=step)
+        for name, value in (("Train_Cost", parts["cost"]), ("Train_Reconstr_Cost", parts["r_cost"]),
+                            ("Train_KL_Cost", parts["kl_cost"]), ("Learning_Rate", lr),
+                            ("KL_Weight", kl_w), ("Time_Taken_Train", took)):
+            self.writer.scalar(name, value, step)
 
     def _validate(self, step):
         t0 = time.time()
         valid = self.evaluator(self.valid_data, self.train_config.kl_weight_start)
         self._write_eval("Valid", valid, step, time.time() - t0)
         test = None
-        if valid["cost"] < float(self.best_valid_cost.numpy()):
-            self.best_valid_cost.assign(valid["cost"])
+        if valid["cost"] < self.best_valid_cost:
+            self.best_valid_cost = valid["cost"]
             path = write_checkpoint(self.best_ckpt, self.log_root, step, keep=BEST_TO_KEEP)
             logger.info("best valid cost %.4f: saved %s", valid["cost"], path)
-            with self.writer.as_default():
-                tf.summary.scalar("Best_Valid_Cost", valid["cost"], step=step)
+            self.writer.scalar("Best_Valid_Cost", valid["cost"], step)
             t0 = time.time()
             test = self.evaluator(self.test_data, self.train_config.kl_weight_start)
             self._write_eval("Eval", test, step, time.time() - t0)
@@ -435,11 +442,10 @@ class Trainer:
     def _write_eval(self, prefix, res, step, took):
         logger.info("%s: cost %.4f, recon %.4f (pen masked: %.4f), kl %.4f, time %.1f s", prefix,
                     res["cost"], res["r_cost"], res["r_cost_masked"], res["kl_cost"], took)
-        with self.writer.as_default():
-            for name, key in (("Cost", "cost"), ("Reconstr_Cost", "r_cost"),
-                              ("Reconstr_Cost_Masked", "r_cost_masked"), ("KL_Cost", "kl_cost")):
-                tf.summary.scalar(f"{prefix}_{name}", res[key], step=step)
-            tf.summary.scalar(f"Time_Taken_{prefix}", took, step=step)
+        for name, key in (("Cost", "cost"), ("Reconstr_Cost", "r_cost"),
+                          ("Reconstr_Cost_Masked", "r_cost_masked"), ("KL_Cost", "kl_cost")):
+            self.writer.scalar(f"{prefix}_{name}", res[key], step)
+        self.writer.scalar(f"Time_Taken_{prefix}", took, step)
 
 
 def _claim_fresh(log_root: str, overwrite: bool) -> None:

@@ -9,6 +9,24 @@ import pytest
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 
+#: The test files that run again on every other Keras backend (``KERAS_BACKEND=jax python -m
+#: pytest``): whatever computes with the model. The rest test code that no backend changes (data,
+#: strokes, drawing, command-line flags) or TensorFlow's own plug-ins, and run on TensorFlow only.
+ALL_BACKENDS = {
+    "test_backends", "test_checkpoint", "test_complete", "test_crash_safety", "test_evaluate",
+    "test_latent", "test_notebooks", "test_parity", "test_sample", "test_sampling_backends",
+    "test_train",
+}
+
+
+def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
+    import keras
+
+    if keras.backend.backend() != "tensorflow" and collection_path.suffix == ".py" \
+            and collection_path.name.startswith("test_") and collection_path.stem not in ALL_BACKENDS:
+        return True
+    return None
+
 
 @pytest.fixture(scope="session")
 def repo_dir() -> Path:

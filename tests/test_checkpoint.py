@@ -6,17 +6,27 @@ import json
 import os
 import shutil
 
+import h5py
+import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from sketch_rnn.checkpoint import load_model, save_model, weights_equal
+from sketch_rnn.checkpoint import (
+    TrainingState,
+    load_model,
+    save_model,
+    weight_layout,
+    weights_equal,
+    write_checkpoint,
+)
 from sketch_rnn.config import ModelConfig
 from sketch_rnn.hparams import HParams
 from sketch_rnn.interop.tf1 import load_tf1_checkpoint, resolve_prefix, tf1_names
 from sketch_rnn.losses import reconstruction_loss
 from sketch_rnn.model import SketchRNN
 from sketch_rnn.sampling import sample
+from sketch_rnn.tf_checkpoint import CheckpointReader
+from sketch_rnn.train import build_optimizer
 
 SMALL = dict(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2, max_seq_len=30)
 
@@ -48,7 +58,7 @@ def test_round_trip_identical(tmp_path, cell, conditional):
         x, n = _x()
         eps = np.zeros([2, 4], np.float32)
         a, b = model(x, n, eps=eps), loaded(x, n, eps=eps)
-        np.testing.assert_array_equal(a["raw"].numpy(), b["raw"].numpy())
+        np.testing.assert_array_equal(*(keras.ops.convert_to_numpy(o["raw"]) for o in (a, b)))
     # A specific prefix works too.
     assert weights_equal(model, load_model(tmp_path / "ckpt-12"))
 
@@ -97,6 +107,90 @@ def test_format_1_folders_still_load(tmp_path):
         load_model(tmp_path)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "hyper"])
+def test_weights_files_are_keras_own_format(tmp_path, cell):
+    """``ckpt-N.weights.h5`` has the layout Keras' ``save_weights`` writes, and Keras reads it."""
+    config = ModelConfig(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2, enc_model=cell,
+                         dec_model=cell, hyper_num_units=8)
+    model = SketchRNN(config)
+    prefix = save_model(model, tmp_path / "ours")
+    model.save_weights(str(tmp_path / "keras.weights.h5"))
+
+    def layout(path):
+        with h5py.File(path, "r") as f:
+            items = []
+            f.visititems(lambda name, obj: items.append(
+                (name, obj.shape if isinstance(obj, h5py.Dataset) else dict(obj.attrs))))
+            return items
+
+    assert layout(prefix + ".weights.h5") == layout(tmp_path / "keras.weights.h5")
+    assert sorted(weight_layout(model)) == sorted(
+        n for n, shape in layout(prefix + ".weights.h5") if isinstance(shape, tuple))
+    other = SketchRNN(config)
+    other.load_weights(prefix + ".weights.h5")
+    assert weights_equal(model, other)
+
+
+FORMAT2 = os.path.join(os.path.dirname(__file__), "data", "format2_model")
+
+
+def test_format_2_folders_still_load(tmp_path):
+    """Folders whose weights are TensorFlow object checkpoints (``tests/data/make_format2_model.py``)
+    load on every backend, and a resume state of that format is read: weights, Adam's slots and
+    step, best validation cost and data RNG."""
+    model = load_model(FORMAT2)
+    reader = CheckpointReader(os.path.join(FORMAT2, "ckpt-3"))
+    weights = {name: var for name, var in
+               ((n, v) for _, (n, v) in weight_layout(model).items())}
+    assert len(weights) == len(model.weights)
+    for name, var in weights.items():
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(var),
+                                      reader.get(f"model/{name}/.ATTRIBUTES/VARIABLE_VALUE"))
+    # Saved again, it is a folder of today's format with the same model.
+    save_model(model, tmp_path / "again")
+    assert sorted(f for f in os.listdir(tmp_path / "again") if f.startswith("ckpt-")) == ["ckpt-1.weights.h5"]
+    assert weights_equal(load_model(tmp_path / "again"), model)
+
+    fresh = SketchRNN(model.config)
+    optimizer = build_optimizer(HParams.load(FORMAT2).train_config())
+    optimizer.build(fresh.trainable_variables)
+    got = {}
+    TrainingState(fresh, optimizer, dict, got.update).read(os.path.join(FORMAT2, "resume", "ckpt-3"))
+    assert got == {"best_valid_cost": 1.25,
+                   "data_rng": {"bit_generator": "PCG64", "note": "a data RNG state"}}
+    assert weights_equal(fresh, model)
+    resume = CheckpointReader(os.path.join(FORMAT2, "resume", "ckpt-3"))
+    assert int(keras.ops.convert_to_numpy(optimizer.iterations)) == 3
+    for i, var in enumerate(optimizer.variables[1:], start=1):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(var),
+                                      resume.get(f"optimizer/_variables/{i}/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
+def test_a_training_state_round_trips(tmp_path):
+    model = SketchRNN(ModelConfig(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2))
+    optimizer = build_optimizer(HParams().train_config())
+    optimizer.build(model.trainable_variables)
+    rng = np.random.default_rng(0)
+    for v in optimizer.variables:
+        v.assign(rng.integers(1, 9, size=v.shape).astype(v.dtype))
+    state = TrainingState(model, optimizer, lambda: {"a": [1, 2]}, None)
+    prefix = write_checkpoint(state, tmp_path, 5, keep=2)
+    other = SketchRNN(model.config)
+    other_opt = build_optimizer(HParams().train_config())
+    other_opt.build(other.trainable_variables)
+    got = {}
+    TrainingState(other, other_opt, dict, got.update).read(prefix)
+    assert got == {"a": [1, 2]} and weights_equal(model, other)
+    for a, b in zip(optimizer.variables, other_opt.variables, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    # A state of another optimizer size is a mismatch, named, not damage.
+    small = SketchRNN(ModelConfig(enc_rnn_size=8, dec_rnn_size=8, z_size=4, num_mixture=2))
+    small_opt = build_optimizer(HParams().train_config())
+    small_opt.build(small.trainable_variables)
+    with pytest.raises(ValueError, match="shape"):
+        TrainingState(small, small_opt, dict, got.update).read(prefix)
+
+
 def test_bad_paths_and_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such model folder"):
         load_model(tmp_path / "missing")
@@ -127,10 +221,10 @@ def test_tf1_folders_load_through_load_model(parity_dir, parity_cases):
         model = load_model(folder)
         expected = json.load(open(os.path.join(folder, "expected.json")))
         assert model.config == HParams().replace(**expected["hparams"]).model_config()
-        reader = tf.train.load_checkpoint(resolve_prefix(folder))
+        reader = CheckpointReader(resolve_prefix(folder))
         for var, names in tf1_names(model):
             if isinstance(names, str):
-                np.testing.assert_array_equal(np.asarray(var), reader.get_tensor(names))
+                np.testing.assert_array_equal(np.asarray(var), reader.get(names))
 
 
 def test_tf1_model_survives_save_model(parity_dir, parity_cases, tmp_path):
@@ -182,7 +276,7 @@ def test_real_magenta_index_files_match_our_names(shared_dir, tmp_path):
         folder = os.path.join(root, name)
         hps = HParams.load(folder)
         model = SketchRNN(hps)
-        shapes = tf.train.load_checkpoint(resolve_prefix(folder)).get_variable_to_shape_map()
+        shapes = CheckpointReader(resolve_prefix(folder)).shapes()
         trainable = {n for n in shapes if n.startswith("vector_rnn/")
                      and "Adam" not in n and n.split("/")[-1] not in
                      ("global_step", "Variable", "Variable_1", "beta1_power", "beta2_power")}

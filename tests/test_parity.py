@@ -20,7 +20,8 @@ teacher-forced sequences run (the reference ``keras.ops`` loops and the fused pl
 * that ``tf1_names`` consumes every trainable checkpoint name exactly once, with its shape.
 
 Each case is loaded, and each computation run, at most once per module (a lazy cache), with the
-forward passes and gradients compiled by ``tf.function``.
+forward passes and gradients compiled by the active backend (:func:`sketch_rnn.backend.function`),
+so the same suite runs on TensorFlow and on JAX (where the fused plug-in, TensorFlow's, is skipped).
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ import os
 import re
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 
-from sketch_rnn import losses
+from sketch_rnn import backend, losses
 from sketch_rnn.hparams import HParams
 from sketch_rnn.interop.tf1 import load_tf1_checkpoint, tf1_names
 from sketch_rnn.runtime import RuntimeOptions
@@ -79,7 +81,10 @@ GRAD_KL_WEIGHT = 0.5
 case_param = pytest.mark.parametrize("case_dir", CASES, ids=CASE_IDS)
 batch_param = pytest.mark.parametrize("batch", BATCHES)
 RECURRENCES = {name: RuntimeOptions(recurrence=name) for name in ("fused", "reference")}
-recurrence_param = pytest.mark.parametrize("recurrence", sorted(RECURRENCES))
+ON_TENSORFLOW = keras.backend.backend() == "tensorflow"
+recurrence_param = pytest.mark.parametrize("recurrence", [
+    pytest.param("fused", marks=pytest.mark.skipif(not ON_TENSORFLOW, reason="a TensorFlow plug-in")),
+    "reference"])
 
 
 # -- the lazily computed, per-module cache -----------------------------------------------------------
@@ -107,17 +112,17 @@ class Case:
     def has(self, batch: str, key: str) -> bool:
         return prefix(batch) + key in self.expected
 
-    def eps(self, batch_size: int) -> tf.Tensor:
-        return tf.zeros([batch_size, self.hps.z_size])
+    def eps(self, batch_size: int) -> np.ndarray:
+        return np.zeros([batch_size, self.hps.z_size], np.float32)
 
     def forward(self, batch: str, form: str, recurrence: str = "fused") -> dict[str, np.ndarray]:
         """Model outputs, mixture parameters and every cost for one batch, loss form and recurrence."""
         key = (batch, form, recurrence)
         if key not in self._forward:
-            x = tf.constant(self.ref(batch, "x"), tf.float32)
-            seq_len = tf.constant(self.ref(batch, "seq_len"), tf.int32)
+            x = self.ref(batch, "x").astype(np.float32)
+            seq_len = self.ref(batch, "seq_len").astype(np.int32)
             out = self._forward_fn(form, recurrence)(x, seq_len, self.eps(x.shape[0]))
-            self._forward[key] = {k: v.numpy() for k, v in out.items()}
+            self._forward[key] = {k: ops.convert_to_numpy(v) for k, v in out.items()}
         return self._forward[key]
 
     def _forward_fn(self, form: str, recurrence: str):
@@ -127,7 +132,6 @@ class Case:
         if (form, recurrence) in self._forward_fns:
             return self._forward_fns[(form, recurrence)]
 
-        @tf.function
         def fn(x, seq_len, eps):
             out = model(x, seq_len, training=False, eps=eps, runtime=runtime)
             res = {k: out[k] for k in ("raw", "initial_state", "final_state")}
@@ -139,8 +143,8 @@ class Case:
                 out["raw"], target, m, mask_pen=False, form=form)
             # ... and the trainer's loss function.
             kw = dict(training=False, eps=eps, kl_tolerance=hps.kl_tolerance, form=form, runtime=runtime)
-            parts = compute_losses(model, x, seq_len, tf.constant(GRAD_KL_WEIGHT), **kw)
-            start = compute_losses(model, x, seq_len, tf.constant(hps.kl_weight_start), **kw)
+            parts = compute_losses(model, x, seq_len, np.float32(GRAD_KL_WEIGHT), **kw)
+            start = compute_losses(model, x, seq_len, np.float32(hps.kl_weight_start), **kw)
             res["r_cost"] = parts["r_cost_masked"]
             res["r_cost_unmasked"] = parts["r_cost"]
             res["kl_cost"] = parts["kl_cost"]
@@ -149,7 +153,7 @@ class Case:
             res["cost_unmasked_klw_start"] = start["cost"]
             if hps.conditional:
                 res.update(mu=out["mu"], presig=out["presig"], z=out["z"],
-                           sigma=tf.exp(out["presig"] / 2.0))
+                           sigma=ops.exp(out["presig"] / 2.0))
                 kl = losses.kl_loss(out["mu"], out["presig"])
                 res["kl_unclamped"] = kl
                 res["lib/cost"] = losses.total_loss(res["lib/r_cost"], kl, GRAD_KL_WEIGHT, hps.kl_tolerance)
@@ -157,8 +161,8 @@ class Case:
                     res["lib/r_cost_unmasked"], kl, GRAD_KL_WEIGHT, hps.kl_tolerance)
             return res
 
-        self._forward_fns[(form, recurrence)] = fn
-        return fn
+        self._forward_fns[(form, recurrence)] = backend.function(fn, model.weights, jit=not ON_TENSORFLOW)
+        return self._forward_fns[(form, recurrence)]
 
     def gradients(self, recurrence: str = "fused") -> dict[str, dict[str, np.ndarray]]:
         """``{"grad": {ckpt name: array}, "grad_masked": {...}}`` on the main batch, the case's own
@@ -166,27 +170,26 @@ class Case:
         if recurrence not in self._grads:
             model, hps, runtime = self.model, self.hps, RECURRENCES[recurrence]
             variables = [v for v, _ in tf1_names(model)]
-            x = tf.constant(self.ref("main", "x"), tf.float32)
-            seq_len = tf.constant(self.ref("main", "seq_len"), tf.int32)
+            x = self.ref("main", "x").astype(np.float32)
+            seq_len = self.ref("main", "seq_len").astype(np.int32)
 
-            @tf.function
-            def fn(x, seq_len, eps):
-                with tf.GradientTape(persistent=True) as tape:
+            def cost(masked):
+                def fn(x, seq_len, eps):
                     # eps = 0 (not z = mu) so that the gradient flows through z = mu + sigma * eps.
-                    parts = compute_losses(model, x, seq_len, tf.constant(GRAD_KL_WEIGHT), training=False,
+                    parts = compute_losses(model, x, seq_len, np.float32(GRAD_KL_WEIGHT), training=False,
                                            eps=eps, kl_tolerance=hps.kl_tolerance, form=hps.gmm_loss,
                                            runtime=runtime)
-                    masked = parts["r_cost_masked"] + GRAD_KL_WEIGHT * parts["kl_cost"]
-                unmasked_g = tape.gradient(parts["cost"], variables)
-                masked_g = tape.gradient(masked, variables)
-                fill = lambda gs: [tf.zeros_like(v) if g is None else g  # noqa: E731
-                                   for g, v in zip(gs, variables, strict=True)]
-                return fill(unmasked_g), fill(masked_g)
+                    if masked:
+                        return parts["r_cost_masked"] + GRAD_KL_WEIGHT * parts["kl_cost"]
+                    return parts["cost"]
+                return fn
 
-            unmasked_g, masked_g = fn(x, seq_len, self.eps(x.shape[0]))
+            unmasked_g, masked_g = (backend.gradients(cost(masked), variables)(x, seq_len, self.eps(len(x)))
+                                    for masked in (False, True))
             grads = self._grads[recurrence] = {"grad": {}, "grad_masked": {}}
             for (_, names), gu, gm in zip(tf1_names(model), unmasked_g, masked_g, strict=True):
-                for kind, g in (("grad", gu.numpy()), ("grad_masked", gm.numpy())):
+                for kind, g in (("grad", ops.convert_to_numpy(gu)),
+                                ("grad_masked", ops.convert_to_numpy(gm))):
                     if isinstance(names, str):
                         grads[kind][names] = g
                     else:

@@ -101,7 +101,7 @@ def test_magenta_parity_checkpoints(parity_dir):
         assert reader.num_shards == 1 and any(n.startswith("vector_rnn/RNN/") for n in reader.shapes())
 
 
-@pytest.mark.parametrize("folder", ["checkpoints/aaron_sheep", "checkpoints/aaron_sheep/resume"])
+@pytest.mark.parametrize("folder", ["tests/data/format2_model", "tests/data/format2_model/resume"])
 def test_our_object_based_checkpoints(folder):
     prefix = latest_checkpoint(REPO / folder)
     assert prefix == tf.train.latest_checkpoint(str(REPO / folder))

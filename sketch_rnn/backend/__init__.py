@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import importlib
 
 import keras
@@ -30,11 +31,22 @@ import keras
 
 def _impl():
     """The active backend's module (``sketch_rnn.backend.<name>``), or None where there is none."""
-    name = keras.backend.backend()
+    return _module(keras.backend.backend())
+
+
+@functools.cache
+def _module(name: str):
+    # Cached: compiled code calls this while tracing, where an import would be traced too.
     try:
         return importlib.import_module(f"sketch_rnn.backend.{name}")
     except ModuleNotFoundError:
         return None
+
+
+def float64_available() -> bool:
+    """Whether float64 tensors are float64 (JAX makes them float32 unless x64 is enabled)."""
+    impl = _impl()
+    return impl.float64_available() if impl is not None and hasattr(impl, "float64_available") else True
 
 
 def _require(what: str):
@@ -101,3 +113,27 @@ def function(fn, variables, jit: bool = True):
         (6.0, 15.0)
     """
     return _require("function").function(fn, variables, jit)
+
+
+def gradient_step(loss_fn, variables, optimizer, clip: float, jit: bool = False):
+    """A training step: ``step(*args) -> (parts, finite)`` computes ``parts = loss_fn(*args)`` (a
+    dict with ``"cost"``) and the gradients of ``parts["cost"]`` with respect to ``variables``,
+    clips them element-wise to ``+-clip`` and lets ``optimizer`` apply them, unless the cost or a
+    gradient is not finite (then nothing changes and ``finite`` is False).
+    ``step.gradients(*args) -> (parts, clipped grads, finite)`` without the update. ``jit``:
+    XLA-compile the gradients on TensorFlow (JAX always compiles the whole step)."""
+    return _require("gradient_step").gradient_step(loss_fn, variables, optimizer, clip, jit)
+
+
+def gradients(loss_fn, variables, jit: bool = False):
+    """``grad(*args)``: the gradients of the scalar ``loss_fn(*args)`` with respect to
+    ``variables`` (zeros where it does not depend on one), compiled (``jit``: with XLA on
+    TensorFlow; JAX always compiles).
+
+    Example:
+        >>> import keras, numpy as np
+        >>> v = keras.Variable(np.float32(3.0))
+        >>> [float(g) for g in gradients(lambda x: v * v * x, [v])(np.float32(2.0))]
+        [12.0]
+    """
+    return _require("gradients").gradients(loss_fn, variables, jit)

@@ -24,6 +24,10 @@ def _seed(key):
     return (jax.random.key_data(key) & jnp.uint32(0x7FFFFFFF)).astype(jnp.int32)
 
 
+def float64_available() -> bool:
+    return bool(jax.config.jax_enable_x64)
+
+
 def fold_in(seed, k: int):
     return _seed(jax.random.fold_in(_key(seed), k))
 
@@ -57,3 +61,61 @@ def function(fn, variables, jit: bool = True):
         return compiled([v.value for v in variables], *args)
 
     return call
+
+
+class GradientStep:
+    """See :func:`sketch_rnn.backend.gradient_step`. One compiled function takes the weights' and
+    the optimizer's values and returns their updated values (the old ones where the step was not
+    finite), which are then assigned to the variables."""
+
+    def __init__(self, loss_fn, variables, optimizer, clip: float, jit: bool):
+        self.variables, self.optimizer = list(variables), optimizer
+        pairs = lambda values: list(zip(self.variables, values, strict=True))  # noqa: E731
+
+        def grads(values, *args):
+            def cost(values):
+                with keras.StatelessScope(state_mapping=pairs(values)):
+                    parts = loss_fn(*args)
+                return parts["cost"], parts
+
+            (_, parts), g = jax.value_and_grad(cost, has_aux=True)(values)
+            finite = jnp.isfinite(parts["cost"])
+            for x in g:
+                finite = finite & jnp.all(jnp.isfinite(x))
+            return parts, [jnp.clip(x, -clip, clip) for x in g], finite
+
+        def update(values, slots, *args):
+            parts, g, finite = grads(values, *args)
+            new_values, new_slots = optimizer.stateless_apply(slots, g, values)
+            keep = lambda new, old: [jnp.where(finite, a, b) for a, b in zip(new, old, strict=True)]  # noqa: E731
+            return parts, finite, keep(new_values, values), keep(new_slots, slots)
+
+        self._grads, self._update = jax.jit(grads), jax.jit(update)
+
+    def gradients(self, *args):
+        return self._grads([v.value for v in self.variables], *args)
+
+    def __call__(self, *args):
+        slots = self.optimizer.variables
+        parts, finite, values, new_slots = self._update(
+            [v.value for v in self.variables], [v.value for v in slots], *args)
+        for var, value in zip(self.variables, values, strict=True):
+            var.assign(value)
+        for var, value in zip(slots, new_slots, strict=True):
+            var.assign(value)
+        return parts, bool(finite)
+
+
+def gradient_step(loss_fn, variables, optimizer, clip: float, jit: bool = True):
+    return GradientStep(loss_fn, variables, optimizer, clip, jit)
+
+
+def gradients(loss_fn, variables, jit: bool = True):
+    variables = list(variables)
+
+    def loss(values, *args):
+        with keras.StatelessScope(state_mapping=list(zip(variables, values, strict=True))):
+            return loss_fn(*args)
+
+    compiled = jax.jit(jax.grad(loss))
+    return lambda *args: compiled([v.value for v in variables], *args)

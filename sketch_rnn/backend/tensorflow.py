@@ -60,3 +60,46 @@ def function(fn, variables, jit: bool = True):
             return fn(*args)
 
     return tf.function(run, jit_compile=jit, reduce_retracing=True, autograph=False)
+
+
+class GradientStep:
+    """See :func:`sketch_rnn.backend.gradient_step`. The gradients (optionally XLA-compiled) and
+    Adam's update are two graphs: the update runs only after the step was found finite."""
+
+    def __init__(self, loss_fn, variables, optimizer, clip: float, jit: bool):
+        self.variables, self.optimizer = list(variables), optimizer
+
+        def grads(*args):
+            with tf.GradientTape() as tape:
+                parts = loss_fn(*args)
+            grads = tape.gradient(parts["cost"], self.variables)
+            grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, self.variables, strict=True)]
+            finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+            finite = finite & tf.math.is_finite(parts["cost"])
+            return parts, [tf.clip_by_value(g, -clip, clip) for g in grads], finite
+
+        self.gradients = tf.function(grads, jit_compile=jit, reduce_retracing=True)
+        self._apply = tf.function(lambda grads: optimizer.apply(grads, self.variables), reduce_retracing=True)
+
+    def __call__(self, *args):
+        parts, grads, finite = self.gradients(*args)
+        finite = bool(finite)
+        if finite:
+            self._apply(grads)
+        return parts, finite
+
+
+def gradient_step(loss_fn, variables, optimizer, clip: float, jit: bool = False):
+    return GradientStep(loss_fn, variables, optimizer, clip, jit)
+
+
+def gradients(loss_fn, variables, jit: bool = False):
+    variables = list(variables)
+
+    def grads(*args):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(*args)
+        out = tape.gradient(loss, variables)
+        return [tf.zeros_like(v) if g is None else g for g, v in zip(out, variables, strict=True)]
+
+    return tf.function(grads, jit_compile=jit, reduce_retracing=True)
