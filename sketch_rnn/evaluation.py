@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from keras import ops
 
-from sketch_rnn import losses
+from sketch_rnn import backend, losses
 from sketch_rnn.files import atomic_write_text
 from sketch_rnn.runtime import RuntimeOptions, resolve
 from sketch_rnn.strokes import (
@@ -321,7 +321,8 @@ def _forward_fn(model, sample_z: bool, jit: bool, runtime: RuntimeOptions, form:
     model's own posterior and teacher-forced decoder over a padded batch ``x [B, T+1, 5]``, from
     ``z = mu`` (or ``mu + sigma eps``), and the training losses' per-position terms. ``jit``: one
     XLA-compiled function, cached per model, running the reference recurrences (the fused ones
-    exist for training's hand-written gradient); else eager, with ``runtime``'s recurrence."""
+    exist for training's hand-written gradient; :func:`sketch_rnn.backend.function`: XLA on
+    TensorFlow, ``jax.jit`` on JAX); else eager, with ``runtime``'s recurrence."""
     inner = runtime.replace(recurrence="reference") if jit else runtime
 
     def forward(x, seq_len, eps=None):
@@ -337,13 +338,12 @@ def _forward_fn(model, sample_z: bool, jit: bool, runtime: RuntimeOptions, form:
 
     if not jit:
         return forward
-    import tensorflow as tf
-
     cache = _COMPILED.setdefault(model, {})
     key = (sample_z, inner, form)
     if key not in cache:
-        # No autograph: the control flow is Python-level (config flags) or explicit loops.
-        cache[key] = tf.function(forward, jit_compile=True, autograph=False)
+        # The weights are read at every call (not baked in), so a model trained further between
+        # evaluations keeps its compiled code; the control flow is Python-level or explicit loops.
+        cache[key] = backend.function(forward, model.weights, jit=True)
     return cache[key]
 
 

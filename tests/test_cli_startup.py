@@ -3,10 +3,14 @@ tool's own flags, and the data tools free of TensorFlow."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
+
+import pytest
 
 TOOLS = ("train", "sample", "interpolate", "quickstart", "eval", "export", "data")
 
@@ -105,3 +109,49 @@ def test_commands_start_quietly(repo_dir, tmp_path):
         else:
             assert not NOISE.search(err), (name, err[-3000:])
     assert "no_such_hparam" in results["train"][0][1]
+
+
+def test_jax_start_up_imports_no_tensorflow_and_is_quiet(repo_dir):
+    """On the JAX backend a quiet command's start-up imports no TensorFlow (none need be installed)
+    and drops JAX's and XLA's start-up lines as it drops TensorFlow's; other lines pass."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed")
+    code = r"""
+import importlib.abc, json, logging, os, sys
+
+class NoTensorFlow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] == "tensorflow":
+            raise ModuleNotFoundError(f"No module named {name!r}")
+
+sys.meta_path.insert(0, NoTensorFlow())
+from sketch_rnn.cli import _common
+
+_common._console = True  # as console_entry sets it
+_common.setup_logging()  # INFO on, as in a command
+_common.quiet_startup(-1)
+_common.import_backend()
+import keras
+
+# What jaxlib logs where it finds no TPU, a CPU-only jaxlib on a GPU machine, and the C++ lines of
+# a CUDA jaxlib without a GPU.
+log = logging.getLogger("jax._src.xla_bridge")
+log.info("Unable to initialize backend 'tpu': INTERNAL: Failed to open libtpu.so")
+log.warning("An NVIDIA GPU may be present on this machine, but a CUDA-enabled jaxlib is not installed. "
+            "Falling back to cpu.")
+log.warning("CUDA backend failed to initialize: no device.")
+with _common._dropping_stderr_lines(_common.STARTUP_NOISE):
+    os.write(2, b"E0000 00:00:1700000000.123456   12345 cuda_executor.cc:1228] failed call to cuInit: "
+                b"UNKNOWN ERROR (303)\n")
+    os.write(2, b"I0000 00:00:1700000000.123456   12345 cudart_stub.cc:31] Could not find cuda drivers "
+                b"on your machine, GPU will not be used.\n")
+    os.write(2, b"a line of our own\n")
+print(json.dumps([keras.backend.backend(), "tensorflow" in sys.modules, "jax" in sys.modules]))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=repo_dir, env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["jax", False, True]
+    lines = done.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].endswith("WARNING CUDA backend failed to initialize: no device.")
+    assert lines[1] == "a line of our own"

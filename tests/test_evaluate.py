@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from sketch_rnn import losses
 from sketch_rnn.evaluation import evaluate, evaluate_drawings, evaluate_model, load_drawings
@@ -74,7 +78,7 @@ def test_ndjson_drawings_are_offsets_from_the_first_point(pretrained):
 def _tiny(conditional: bool) -> SketchRNN:
     hps = HParams(enc_rnn_size=6, dec_rnn_size=8, z_size=3, num_mixture=2, max_seq_len=12,
                   conditional=conditional, use_recurrent_dropout=False)
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     return SketchRNN(hps, scale_factor=4.0)
 
 
@@ -269,6 +273,52 @@ def test_compiled_batches_equal_eager_per_drawing(conditional):
     sampled = [evaluate_drawings(model, drawings, batch_size=4, sample_z=True, seed=3,
                                  runtime=RuntimeOptions(eval_jit=jit)) for jit in (True, False)]
     np.testing.assert_allclose(sampled[0].nll, sampled[1].nll, rtol=1e-5, atol=1e-7)
+
+
+RESULT_FIELDS = ("nll", "nll_pixels", "nll_offset", "nll_pen", "r_loss_sketch", "r_loss_masked_sketch",
+                 "kl_sketch")
+
+
+def _fixed_weight_results() -> dict[str, list[float]]:
+    """Every per-sketch value of a conditional model whose weights come from numpy (the same on every
+    backend), compiled and eager, from z = mu and from z = mu + sigma eps (numpy's eps), float32 and
+    float64; by name ``"<run>.<field>"``."""
+    model = _tiny(True)
+    rng = np.random.default_rng(11)
+    for v in sorted(model.weights, key=lambda v: v.path):
+        v.assign(rng.normal(0.0, 0.4, tuple(v.shape)).astype(np.float32))
+    drawings = _mixed_lengths(np.random.default_rng(4))
+    runs = {
+        "compiled": dict(batch_size=4, runtime=RuntimeOptions(eval_jit=True)),
+        "eager": dict(runtime=RuntimeOptions(eval_jit=False)),
+        "sampled": dict(batch_size=4, sample_z=True, seed=3, runtime=RuntimeOptions(eval_jit=True)),
+        "float64": dict(dtype="float64", runtime=RuntimeOptions(eval_jit=True)),
+    }
+    out = {}
+    for run, kw in runs.items():
+        res = evaluate_drawings(model, drawings, **kw)
+        out.update({f"{run}.{field}": getattr(res, field).tolist() for field in RESULT_FIELDS})
+    return out
+
+
+def test_backends_agree(repo_dir):
+    """This backend's values equal the other backend's (TensorFlow's or JAX's, run in a subprocess
+    where it is installed) to float32 rounding: the evaluation is deterministic given the weights."""
+    other = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
+    if importlib.util.find_spec(other) is None:
+        pytest.skip(f"{other} is not installed: nothing to compare with")
+    code = ("import json, sys; sys.path.insert(0, 'tests'); from test_evaluate import _fixed_weight_results; "
+            "print(json.dumps(_fixed_weight_results()))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          cwd=repo_dir, env={**os.environ, "KERAS_BACKEND": other})
+    assert done.returncode == 0, done.stderr[-3000:]
+    theirs = json.loads(done.stdout.strip().splitlines()[-1])
+    ours = _fixed_weight_results()
+    assert sorted(ours) == sorted(theirs)
+    for key, values in ours.items():
+        np.testing.assert_allclose(values, theirs[key], rtol=1e-6, atol=1e-7, err_msg=key)
+    # Not trivially equal: the runs differ from each other.
+    assert not np.allclose(ours["sampled.nll"], ours["compiled.nll"], rtol=1e-3)
 
 
 def _nll_by_hand(model, drawing: np.ndarray, scale: float) -> float:

@@ -38,12 +38,18 @@ def setup_logging() -> None:
 #: lines below ERROR from TensorFlow/XLA, and gRPC's, are start-up chatter, not news to the user.
 QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "GRPC_VERBOSITY": "ERROR"}
 
-#: Lines that no setting silences (TF 2.21): written while TensorFlow's libraries load, before its
-#: log settings are read, or at ERROR level by a CPU-only machine's CUDA probe.
+#: Lines that no setting silences (TF 2.21, jaxlib 0.10): written while TensorFlow's or XLA's
+#: libraries load, before their log settings are read, or at ERROR level by a CPU-only machine's
+#: CUDA probe ("Could not find cuda drivers", "failed call to cuInit").
 STARTUP_NOISE = re.compile(
     rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
-    rb"|[IWE]\d{4} [\d:.]+ +\d+ (cudart_stub|cuda_platform|cpu_feature_guard)\.cc:\d+\] "
+    rb"|[IWE]\d{4} [\d:.]+ +\d+ (cudart_stub|cuda_platform|cuda_executor|cuda_driver|cuda_diagnostics"
+    rb"|cpu_feature_guard)\.cc:\d+\] "
     rb"|To enable the following instructions: .* rebuild TensorFlow)")
+
+#: JAX's Python-logged start-up lines about accelerators it will not use (``jax._src.xla_bridge``):
+#: a CPU-only jaxlib on a machine with a GPU or TPU says so at every start.
+JAX_STARTUP_NOISE = re.compile(r"^(An NVIDIA GPU|A Google TPU) may be present on this machine")
 
 _quiet = False
 _console = False
@@ -61,7 +67,18 @@ def quiet_startup(verbosity: int) -> None:
     # duration") and its own logger; our progress goes through the "sketch_rnn" logger.
     for name in ("absl", "tensorflow"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # JAX's start-up logger gets a filter, not a level: JAX takes the "jax" logger's level at import
+    # as its own log setting (adding a handler of its own and lowering the C++ log threshold).
+    jax_logger = logging.getLogger("jax._src.xla_bridge")
+    if _drop_jax_noise not in jax_logger.filters:
+        jax_logger.addFilter(_drop_jax_noise)
     _quiet = True
+
+
+def _drop_jax_noise(record: logging.LogRecord) -> bool:
+    # INFO there is start-up chatter ("Unable to initialize backend 'tpu'", where no TPU library is);
+    # its other warnings (a GPU backend that failed to start) are news.
+    return record.levelno >= logging.WARNING and not JAX_STARTUP_NOISE.match(record.getMessage())
 
 
 @contextlib.contextmanager
@@ -85,16 +102,33 @@ def _dropping_stderr_lines(pattern: re.Pattern) -> Iterator[None]:
                 kept = kept[os.write(2, kept):]
 
 
-def import_tensorflow() -> None:
-    """Import TensorFlow and Keras and find the devices, the moment their start-up lines come; in
-    a quiet command those lines are dropped. Commands call it before their first model work."""
-    if not _quiet or "tensorflow" in sys.modules:
-        return
-    with _dropping_stderr_lines(STARTUP_NOISE):
-        import keras  # noqa: F401
-        import tensorflow as tf
+def import_backend() -> None:
+    """Import Keras and the active backend's library (TensorFlow's only on the TensorFlow backend)
+    and find the devices, the moment their start-up lines come; in a quiet command those lines are
+    dropped. Commands call it before their first model work.
 
-        tf.config.list_physical_devices()  # the CUDA probe logs here
+    Example (outside a command it leaves everything as it is):
+        >>> import_backend()
+    """
+    if not _quiet:
+        return
+    # (Again after a first call, or with the library imported already: the device lists are cached.)
+    with _dropping_stderr_lines(STARTUP_NOISE):
+        # Keras imports the backend's library as it starts: TensorFlow's lines can come here.
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # the CUDA probe logs here
+        elif keras.backend.backend() == "jax":
+            import jax
+
+            jax.devices()  # JAX starts its backends (and probes for CUDA) on first use
+
+
+#: The old name, for code written before the JAX backend.
+import_tensorflow = import_backend
 
 
 def console_entry(main: Callable[[], int | None]) -> None:

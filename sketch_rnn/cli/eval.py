@@ -29,7 +29,7 @@ import warnings
 
 from absl import flags
 
-from sketch_rnn.cli._common import console_entry, define_verbosity, import_tensorflow, parse_tool_flags
+from sketch_rnn.cli._common import console_entry, define_verbosity, import_backend, parse_tool_flags
 
 __all__ = ["FLAGS", "check_args", "main_args", "run"]
 
@@ -98,7 +98,7 @@ def main_args(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
-    import_tensorflow()
+    import_backend()
     from sketch_rnn.checkpoint import load_model
     from sketch_rnn.datasets.report import Report
     from sketch_rnn.evaluation import evaluate_drawings, load_drawings

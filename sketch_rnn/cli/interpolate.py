@@ -31,7 +31,7 @@ import sys
 import numpy as np
 from absl import app, flags
 
-from sketch_rnn.cli._common import import_tensorflow, read_strokes, run_absl_app, save_drawings_npy
+from sketch_rnn.cli._common import import_backend, read_strokes, run_absl_app, save_drawings_npy
 
 FLAGS = flags.FLAGS
 
@@ -136,7 +136,7 @@ def main(argv) -> int:
     except ValueError as e:
         print(f"sketch_rnn_interpolate: error: {e}", file=sys.stderr)
         return 2
-    import_tensorflow()
+    import_backend()
     from sketch_rnn.checkpoint import load_model
     from sketch_rnn.draw import save, strip_svg
     from sketch_rnn.latent import morph

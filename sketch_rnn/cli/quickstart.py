@@ -14,7 +14,7 @@ import sys
 
 from absl import flags
 
-from sketch_rnn.cli._common import DEFAULT_DATA_DIR, PRETRAINED_SHEEP_DIR, import_tensorflow, run_absl_app
+from sketch_rnn.cli._common import DEFAULT_DATA_DIR, PRETRAINED_SHEEP_DIR, import_backend, run_absl_app
 
 FLAGS = flags.FLAGS
 
@@ -36,7 +36,7 @@ flags.DEFINE_string("pretrained", PRETRAINED_SHEEP_DIR,
 
 def main(argv) -> int:
     del argv
-    import_tensorflow()
+    import_backend()
     from sketch_rnn.checkpoint import load_model
     from sketch_rnn.draw import grid_svg, save_svg
     from sketch_rnn.fast import configure_cpu_threads

@@ -27,7 +27,7 @@ import sys
 
 from absl import app, flags
 
-from sketch_rnn.cli._common import import_tensorflow, read_strokes, run_absl_app, save_drawings_npy
+from sketch_rnn.cli._common import import_backend, read_strokes, run_absl_app, save_drawings_npy
 
 FLAGS = flags.FLAGS
 
@@ -95,7 +95,7 @@ def main(argv) -> int:
     except ValueError as e:
         print(f"sketch_rnn_sample: error: {e}", file=sys.stderr)
         return 2
-    import_tensorflow()
+    import_backend()
     from sketch_rnn.checkpoint import load_model
     from sketch_rnn.draw import grid_svg, save
     from sketch_rnn.sampling import complete, sample

@@ -17,7 +17,7 @@ import sys
 
 from absl import flags
 
-from sketch_rnn.cli._common import DEFAULT_DATA_DIR, import_tensorflow, run_absl_app
+from sketch_rnn.cli._common import DEFAULT_DATA_DIR, import_backend, run_absl_app
 from sketch_rnn.hparams import CONFIG_FILE, HParams
 
 FLAGS = flags.FLAGS
@@ -50,7 +50,7 @@ def resolve_hparams(hparams: str, config: str | None, resume: bool, log_root: st
 
 def main(argv) -> int:
     del argv
-    import_tensorflow()
+    import_backend()
     from sketch_rnn.fast import configure_cpu_threads  # imports TensorFlow: keep --help fast
     from sketch_rnn.train import Trainer
 
