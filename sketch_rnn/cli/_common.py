@@ -127,10 +127,6 @@ def import_backend() -> None:
             jax.devices()  # JAX starts its backends (and probes for CUDA) on first use
 
 
-#: The old name, for code written before the JAX backend.
-import_tensorflow = import_backend
-
-
 def console_entry(main: Callable[[], int | None]) -> None:
     """Run a console script's ``main`` as a command (quiet start-up allowed) and exit with its
     status."""

@@ -11,7 +11,7 @@ sketch-rnn-js's pixel factor 2).
 Rules, checked before the model is loaded: ``--out`` is a ``*.gen.json`` / ``*.vae.json`` file, or
 a TF1 folder: a name without a file suffix, an existing folder, or any name ending in ``/``
 (``--out=v1.2/``); it is never the model being read, nor inside its folder. A folder that already
-holds a model or checkpoint (``checkpoint``, ``sketch_rnn.json``, ``model_config.json``,
+holds a model or checkpoint (``checkpoint``, ``sketch_rnn.json``, ``model_config.json``, ``*.h5``,
 ``*.index``) is only written with ``--overwrite``, which replaces those files (others stay).
 Outputs are written atomically: a browser file through a temporary file, a TF1 folder beside its
 place and moved in when complete, so a failure leaves the old output as it was.
@@ -54,7 +54,7 @@ def _model_files(folder: str) -> list[str]:
     """The files of ``folder`` that make it a model or checkpoint folder (ours, TF or magenta)."""
     names = ("checkpoint", "sketch_rnn.json", "model_config.json")
     found = [os.path.join(folder, n) for n in names if os.path.lexists(os.path.join(folder, n))]
-    for pattern in ("*.index", "*.data-?????-of-?????"):
+    for pattern in ("*.weights.h5", "*.state.h5", "*.index", "*.data-?????-of-?????"):
         found += glob.glob(os.path.join(glob.escape(folder), pattern))
     return sorted(found)
 
@@ -63,7 +63,9 @@ def _model_folder(log_root: str) -> str | None:
     """The folder whose files ``load_model(log_root)`` reads (None for a single browser file)."""
     if os.path.isdir(log_root):
         return log_root
-    if os.path.exists(log_root + ".index"):  # a checkpoint prefix inside a folder
+    from sketch_rnn.checkpoint import checkpoint_file
+
+    if checkpoint_file(log_root):  # a checkpoint prefix inside a folder
         return os.path.dirname(log_root) or "."
     return None
 
