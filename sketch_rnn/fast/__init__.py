@@ -26,12 +26,17 @@ from __future__ import annotations
 def configure_cpu_threads() -> int | None:
     """One TensorFlow thread per op on a small CPU-only machine (see
     :func:`sketch_rnn.fast.fused.configure_cpu_threads`); call it first thing in a training script.
+    On other backends it does nothing (and returns None).
 
     Example:
         >>> import sketch_rnn.fast
         >>> sketch_rnn.fast.configure_cpu_threads()  # doctest: +SKIP
         1
     """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return None
     from sketch_rnn.fast.fused import configure_cpu_threads as configure
 
     return configure()
