@@ -13,9 +13,15 @@ weights, and every choice gives the same values to float32 rounding (``tests/tes
   the drawings they read: for gradients with respect to the input strokes, use ``"reference"``.
 * ``lanes``: independent batch lanes of the fused recurrences (``None``: one per CPU core up to
   two, one on a GPU). ``fused_xla``: XLA-compile the fused backward's elementwise maths.
-* ``sampler_jit`` / ``jit_max_batch``: XLA-compile the sampler's loops (``None``: for batches under
-  ``jit_max_batch`` drawings); ``lane_min_batch``: batches from this size sample as lanes;
-  ``encoder_unroll``: encoder steps per loop iteration when encoding for inference.
+* ``sampler``: how :class:`~sketch_rnn.sampling.Sampler` draws and encodes. ``"reference"``: its
+  ``keras.ops`` loops, on any backend. ``"fast"``: :mod:`sketch_rnn.fast.sampler`'s loops (batch
+  lanes, TensorArrays, XLA for small batches, the encoder's two directions side by side; TensorFlow
+  only), which draw exactly the reference's drawings. ``"auto"`` (default): fast on TensorFlow, the
+  reference elsewhere.
+* ``sampler_jit`` / ``jit_max_batch``: on TensorFlow, XLA-compile the sampler's loops (``None``: for
+  batches under ``jit_max_batch`` drawings; on JAX the loops are always compiled);
+  ``lane_min_batch``: batches from this size sample as lanes (fast sampler); ``encoder_unroll``:
+  encoder steps per loop iteration when the fast sampler encodes.
 * ``eval_jit`` / ``eval_jit_min``: evaluation (:mod:`sketch_rnn.evaluation`) runs its forward
   passes as one XLA-compiled function of fixed-shape batches, with the reference recurrences
   (``None``: from ``eval_jit_min`` drawings on; fewer run eagerly with ``recurrence``, as compiling
@@ -31,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 
 RECURRENCES = ("auto", "fused", "reference")
+SAMPLERS = ("auto", "fast", "reference")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,10 +59,13 @@ class RuntimeOptions:
     encoder_unroll: int = 2
     eval_jit: bool | None = None
     eval_jit_min: int = 32
+    sampler: str = "auto"
 
     def __post_init__(self) -> None:
         if self.recurrence not in RECURRENCES:
             raise ValueError(f"recurrence={self.recurrence!r}: expected one of {', '.join(RECURRENCES)}")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler={self.sampler!r}: expected one of {', '.join(SAMPLERS)}")
         if self.lanes is not None and int(self.lanes) < 1:
             raise ValueError(f"lanes={self.lanes}: must be >= 1 (or None)")
         for name in ("jit_max_batch", "lane_min_batch", "encoder_unroll", "eval_jit_min"):
@@ -72,6 +82,14 @@ class RuntimeOptions:
 
             return keras.backend.backend() == "tensorflow"
         return self.recurrence == "fused"
+
+    def uses_fast_sampler(self) -> bool:
+        """Whether the sampler runs :mod:`sketch_rnn.fast.sampler`'s loops (resolves ``"auto"``)."""
+        if self.sampler == "auto":
+            import keras
+
+            return keras.backend.backend() == "tensorflow"
+        return self.sampler == "fast"
 
     def sampler_uses_jit(self, batch: int) -> bool:
         """Whether the sampler XLA-compiles its loop for ``batch`` drawings."""

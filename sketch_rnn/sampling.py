@@ -1,4 +1,4 @@
-"""Drawing with a model: the whole autoregressive loop as one compiled graph, batched.
+"""Drawing with a model: the whole autoregressive loop as one compiled function, batched, on any backend.
 
 A :class:`Sampler` draws with one model: ``sample`` (from the prior, or from given codes), ``complete``
 (continue the start of a drawing), ``encode`` (drawings -> codes) and ``decode`` (codes -> drawings).
@@ -20,13 +20,25 @@ Temperature conventions (``convention=``; the default is the model's
   softmaxes use a separate temperature, ``pdf_temperature`` (default ``0.5 + 0.5 tau``).
 
 ``greedy=True`` takes the most likely component and pen state and the component's mean, as the
-reference's ``greedy_mode``. Results are reproducible for a given ``seed`` (and batch size: small
-batches run XLA-compiled, see :class:`~sketch_rnn.runtime.RuntimeOptions`). The first input row is
-the model's ``config.start_token``.
+reference's ``greedy_mode``. The first input row is the model's ``config.start_token``.
+
+The loops here (:func:`_sample_loop`, :func:`_encode_rows`) are written in ``keras.ops`` and are the
+reference: each is compiled as one function of the model's current weights
+(:func:`sketch_rnn.backend.function`: ``jax.jit`` on JAX, a ``tf.function`` on TensorFlow, XLA-compiled
+for small batches, see :class:`~sketch_rnn.runtime.RuntimeOptions`). On TensorFlow the sampler runs
+:mod:`sketch_rnn.fast.sampler`'s loops instead by default (``RuntimeOptions(sampler=...)``), which
+draw the same drawings faster there. On JAX the loops are always ``jax.jit``-compiled: the
+``jit_compile`` arguments are accepted and ignored.
+
+Random numbers: every step's noise is drawn before the loop from the call's ``seed``
+(:func:`sketch_rnn.backend.uniform` / :func:`~sketch_rnn.backend.normal`, one stream per purpose).
+Results are reproducible for a given ``seed``, batch size and ``max_len`` on one backend (and, on
+TensorFlow, whether XLA runs, which changes float rounding); the two backends draw different
+numbers, so different drawings, from the same seed.
 
 Example:
     >>> from sketch_rnn.config import ModelConfig
-    >>> from sketch_rnn.model import SketchRNN, read_weights_once
+    >>> from sketch_rnn.model import SketchRNN
     >>> model = SketchRNN(ModelConfig(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2))
     >>> drawings = sample(model, n=3, temperature=0.5, seed=1, max_len=20)
     >>> len(drawings), drawings[0].shape[1]
@@ -40,15 +52,18 @@ from typing import NamedTuple
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from sketch_rnn import backend
 from sketch_rnn.config import TEMPERATURE_CONVENTIONS
 from sketch_rnn.losses import mixture_params
-from sketch_rnn.model import SketchRNN, read_weights_once
+from sketch_rnn.model import SketchRNN
 from sketch_rnn.runtime import RuntimeOptions, resolve
 from sketch_rnn.strokes import check_drawing, pad_batch, to_data_units, to_model_units, to_stroke3, to_stroke5
 
 CONVENTIONS = TEMPERATURE_CONVENTIONS
+#: A drawing's output rows after its end (with early stopping): end-of-sketch padding.
+END_ROW = (0.0, 0.0, 0.0, 0.0, 1.0)
 
 
 class SampleResult(NamedTuple):
@@ -70,17 +85,18 @@ class SampleResult(NamedTuple):
 
 
 class Sampler:
-    """Draws with one model; owns the compiled loops (one per greedy / buffer size / XLA / lanes),
-    the compiled encoder and the primer, and their caches.
+    """Draws with one model; owns the compiled loops (one per greedy / buffer size / XLA, and lanes
+    on TensorFlow), the compiled encoder and the primer, and their caches.
 
     Args:
         model: a :class:`~sketch_rnn.model.SketchRNN`.
-        runtime: the loops' speed choices (XLA below a batch size, lanes, encoder unrolling); the
-            drawings depend on them only through XLA's float rounding.
+        runtime: the loops' speed choices (the reference loops or :mod:`sketch_rnn.fast.sampler`'s,
+            XLA below a batch size, lanes, encoder unrolling); the drawings depend on them only
+            through float rounding (XLA's, and that of the lanes' smaller products).
 
     Example:
         >>> from sketch_rnn.config import ModelConfig
-        >>> from sketch_rnn.model import SketchRNN, read_weights_once
+        >>> from sketch_rnn.model import SketchRNN
         >>> config = ModelConfig(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2)
         >>> sampler = Sampler(SketchRNN(config))
         >>> drawings = sampler.sample(3, temperature=0.5, seed=0, max_len=20)
@@ -96,6 +112,10 @@ class Sampler:
             raise TypeError(f"Sampler: expected a SketchRNN, got {type(model).__name__}")
         self.model = model
         self.runtime = resolve(runtime)
+        self._fast = self.runtime.uses_fast_sampler()
+        if self._fast and keras.backend.backend() != "tensorflow":
+            raise ValueError(f"RuntimeOptions(sampler='fast') runs on TensorFlow only, not on the "
+                             f"{keras.backend.backend()} backend")
         self._compiled: dict = {}
 
     # -- drawing from the decoder ----------------------------------------------------------------
@@ -121,7 +141,8 @@ class Sampler:
                 keeps feeding rows after the end, as the reference does).
             return_raw: also return the :class:`SampleResult` (stroke-5 rows and decoder outputs).
             start_token: the first input row (default: the model's ``config.start_token``).
-            jit_compile: XLA-compile the loop (``None``: as the runtime options say).
+            jit_compile: on TensorFlow, XLA-compile the loop (``None``: as the runtime options say);
+                ignored on JAX, where the loop is always ``jax.jit``-compiled.
         """
         result = self.strokes5(n, z=z, temperature=temperature, greedy=greedy, convention=convention,
                                pdf_temperature=pdf_temperature, max_len=max_len, seed=seed,
@@ -156,13 +177,13 @@ class Sampler:
             n = _count("n", n)
         seed = int(np.random.SeedSequence(seed).generate_state(1)[0]) if seed is None else int(seed)
         rng = np.random.default_rng(seed)
-        z_t, n = _latent(config, z, n, rng, repeat_single=False)
+        z, n = _latent(config, z, n, rng, repeat_single=False)
         if n <= 0:
             raise ValueError("z: no latent codes given (shape [0, z_size])")
         if initial_state is None:
             state = None  # made from z inside the compiled loop (eagerly, its few ops cost ~5% of a sketch)
         else:
-            state = tf.convert_to_tensor(initial_state, tf.float32)
+            state = ops.convert_to_tensor(initial_state, "float32")
             if tuple(state.shape) != (n, model.decoder.state_size):
                 raise ValueError(f"initial_state has shape {tuple(state.shape)}: expected "
                                  f"[{n}, {model.decoder.state_size}]")
@@ -174,18 +195,16 @@ class Sampler:
                 start = np.broadcast_to(start, (n, 5))
             if start.shape != (n, 5):
                 raise ValueError(f"start_rows has shape {start.shape}: expected [{n}, 5]")
-        jit = self.runtime.sampler_uses_jit(n) if jit_compile is None else bool(jit_compile)
-        fn = self._loop(bool(greedy), _buffer_len(max_len) if jit else None, jit, self._lanes(n, jit))
-        strokes, lengths, raw = fn(
-            tf.constant(start), z_t, state, tf.constant(max_len), tf.constant(pdf_temperature, tf.float32),
-            tf.constant(sigma_scale, tf.float32), tf.constant(early_stop),
-            tf.constant([seed % (2**31), seed // (2**31) % (2**31)], tf.int64),
-        )
-        lengths = lengths.numpy()
-        # The XLA loop has a static buffer; the steps run are max_len without early stopping, else up
-        # to the last drawing's end.
+        fn = self._loop(bool(greedy), _buffer_len(max_len), self._jit(n, jit_compile), n)
+        scalars = (np.asarray(max_len, np.int32), np.asarray(pdf_temperature, np.float32),
+                   np.asarray(sigma_scale, np.float32), np.asarray(early_stop))
+        strokes, lengths, raw = fn(np.ascontiguousarray(start), z, state, *scalars, _seed_words(seed))
+        lengths = ops.convert_to_numpy(lengths)
+        # The outputs may have a static buffer's rows; the steps run are max_len without early
+        # stopping, else up to the last drawing's end.
         steps = max_len if not early_stop else int(lengths.max())
-        return SampleResult(strokes.numpy()[:, :steps], lengths, raw.numpy()[:, :steps])
+        return SampleResult(ops.convert_to_numpy(strokes)[:, :steps], lengths,
+                            ops.convert_to_numpy(raw)[:, :steps])
 
     def complete(self, prefix, n: int = 1, *, units: str = "model", temperature: float = 1.0,
                  seed: int | None = None, z=None, max_len: int | None = None, greedy: bool = False,
@@ -211,7 +230,7 @@ class Sampler:
                 length, at least 1); sampling stops there even if no end-of-sketch was drawn.
             early_stop: stop as soon as every alternative has ended.
             return_raw: also return the :class:`SampleResult` of the continuation.
-            jit_compile: XLA-compile the sampling loop (``None``: as the runtime options say).
+            jit_compile: as in :meth:`sample`.
 
         Returns:
             ``n`` stroke-3 arrays, each the prefix exactly as given (float32) followed by its
@@ -226,16 +245,16 @@ class Sampler:
         if max_len is not None:
             max_len = _count("max_len", max_len)
         rng = np.random.default_rng(seed)
-        z_t, n = _latent(config, z, n, rng, repeat_single=True)
+        z, n = _latent(config, z, n, rng, repeat_single=True)
         # The primer and the sampler both take the checked codes (one per alternative).
-        z, z_t = (z_t.numpy(), z_t) if config.conditional else (None, None)
+        z = z if config.conditional else None
         if max_len is None:
             max_len = max(config.max_seq_len - len(prefix3), 1)
         start_token = config.start_token if start_token is None else start_token
         rows = to_stroke5(prefix3 if factor == 1.0 else to_model_units(prefix3, factor), len(prefix3))
         inputs = np.concatenate([np.asarray(start_token, np.float32)[None], rows[:-1]])
         inputs = np.broadcast_to(inputs[None], (n,) + inputs.shape)
-        state = self._primer()(tf.constant(inputs), z_t)
+        state = self._primer()(np.ascontiguousarray(inputs), z)
         result = self.strokes5(
             n, z=z, temperature=temperature, greedy=greedy, convention=convention,
             pdf_temperature=pdf_temperature, max_len=max_len, seed=seed, early_stop=early_stop,
@@ -259,11 +278,11 @@ class Sampler:
         """Latent codes ``[n, z_size]`` of stroke-3 drawings in model units (normalised offsets).
 
         Returns ``mu`` by default, or ``z = mu + sigma * eps`` with ``sample_z`` (what the reference
-        notebook's ``encode`` returns). Drawings are processed ``batch_size`` at a time. With XLA
-        (``jit_compile``; by default for small batches) the two directions run as two compiled loops
-        side by side (see :meth:`_encoder`), each stopping at the batch's longest drawing; inputs
-        are padded to a power of two at least 64, so that few sizes compile. Otherwise each batch is
-        padded to its own longest drawing and run through the model's ``posterior``.
+        notebook's ``encode`` returns). Drawings are processed ``batch_size`` at a time. The loop over
+        the drawings' rows stops at the batch's longest drawing; inputs are padded to a power of two
+        at least 64, so that few sizes compile. ``jit_compile`` as in :meth:`sample` (on TensorFlow
+        the fast sampler without XLA pads each batch to its own longest drawing and runs the model's
+        ``posterior``).
 
         The codes are the encoder's, also for browser models with ``z_tanh`` set: sketch-rnn-js's
         ``encode`` returns ``z`` as is and applies ``tanh`` only when making the decoder's initial
@@ -279,14 +298,13 @@ class Sampler:
         for start in range(0, len(drawings), batch_size):
             chunk = drawings[start : start + batch_size]
             lengths = np.array([len(d) for d in chunk], np.int32)
-            jit = self.runtime.sampler_uses_jit(len(chunk)) if jit_compile is None else bool(jit_compile)
-            if jit:
-                rows = _encoder_rows(chunk, _buffer_len(lengths.max()))
-                mu, presig = self._encoder(True)(tf.constant(rows))
-            else:
+            jit = self._jit(len(chunk), jit_compile)
+            if self._fast and not jit:
                 x = pad_batch(chunk, int(lengths.max()))
-                mu, presig = self._encoder(False)(tf.constant(x), tf.constant(lengths))
-            out.append((mu.numpy(), presig.numpy()))
+                mu, presig = self._encoder(jit)(x, lengths)
+            else:
+                mu, presig = self._encoder(jit)(_encoder_rows(chunk, _buffer_len(lengths.max())))
+            out.append((ops.convert_to_numpy(mu), ops.convert_to_numpy(presig)))
         mu = out[0][0] if len(out) == 1 else np.concatenate([m for m, _ in out])
         if sample_z:
             presig = out[0][1] if len(out) == 1 else np.concatenate([p for _, p in out])
@@ -296,72 +314,62 @@ class Sampler:
 
     # -- the compiled functions ------------------------------------------------------------------
 
-    def _lanes(self, n: int, jit: bool) -> int:
-        """Batches of at least ``lane_min_batch`` drawings run the graph-mode loop as independent
-        lanes: two half-batch chains of small ops side by side on two cores, and two half-size
-        matmuls, which a 2-core CPU runs faster than one full-size one."""
-        if jit or n < self.runtime.lane_min_batch:
-            return 1
-        if self.runtime.lanes is not None:
-            return int(self.runtime.lanes)
-        from sketch_rnn.fast.fused import default_lanes
+    def _jit(self, n: int, jit_compile: bool | None) -> bool:
+        """Whether a call on ``n`` drawings runs XLA-compiled: always on JAX (there is no graph mode
+        without compiling), else as ``jit_compile`` or the runtime options say."""
+        if keras.backend.backend() == "jax":
+            return True
+        return self.runtime.sampler_uses_jit(n) if jit_compile is None else bool(jit_compile)
 
-        return default_lanes()
+    def _loop(self, greedy: bool, buffer_len: int, jit: bool, n: int):
+        """The sampling loop for ``n`` drawings, compiled once per (greedy, buffer size, XLA or not;
+        lanes for the fast loop): ``fn(start, z, state, max_len, pdf_temp, sigma_scale, early_stop,
+        seed) -> (rows, lengths, raw)``."""
+        model = self.model
+        if self._fast:
+            from sketch_rnn.fast import sampler as fast
 
-    def _loop(self, greedy: bool, buffer_len: int | None, jit: bool, lanes: int):
-        """One compiled loop per (greedy, buffer size, XLA or not, lanes); XLA needs a static buffer."""
-        key = ("loop", greedy, buffer_len if jit else None, jit, lanes)
+            lanes = fast.lanes_for(self.runtime, n, jit)
+            key = ("fast loop", greedy, buffer_len, jit, lanes)
+            if key not in self._compiled:
+                self._compiled[key] = fast.loop_function(model, greedy, buffer_len, jit, lanes, _noise_seeds,
+                                                         _draw_noise)
+            return self._compiled[key]
+        key = ("loop", greedy, buffer_len, jit)
         if key not in self._compiled:
-            model = self.model
-
-            def loop(*args):
-                with read_weights_once(model):
-                    return _loop(model, greedy, *args, buffer_len=buffer_len if jit else None, lanes=lanes)
-
-            self._compiled[key] = tf.function(loop, reduce_retracing=True, jit_compile=jit)
+            self._compiled[key] = backend.function(
+                lambda *args: _sample_loop(model, greedy, buffer_len, *args), model.weights, jit=jit)
         return self._compiled[key]
 
     def _primer(self):
-        """The model's ``decode_sequence`` over the priming rows, compiled once; returns the final
-        flat state."""
+        """The model's ``decode_sequence`` over the priming rows ``[n, L, 5]`` (and ``z``), compiled
+        once (on JAX once per length ``L``); returns the final flat state."""
         if "prime" not in self._compiled:
             model, runtime = self.model, self.runtime
 
             def prime(inputs, z):
-                state = model.initial_state(z, tf.shape(inputs)[0])
+                state = model.initial_state(z, ops.shape(inputs)[0])
                 return model.decode_sequence(inputs, z, state, runtime=runtime)[1]
 
-            self._compiled["prime"] = tf.function(prime, reduce_retracing=True)
+            # On TensorFlow a graph, which the fused recurrences (runtime.recurrence) run in.
+            self._compiled["prime"] = backend.function(prime, model.weights,
+                                                       jit=keras.backend.backend() == "jax")
         return self._compiled["prime"]
 
-    def _encoder(self, jit: bool = True):
-        """The encoder, compiled: ``fn(rows) -> (mu, presig)`` with XLA (``rows`` from
-        :func:`_encoder_rows`), else the model's ``posterior`` as a graph, ``fn(x, lengths)``.
+    def _encoder(self, jit: bool):
+        """The encoder, compiled: ``fn(rows) -> (mu, presig)`` for the rows of :func:`_encoder_rows`
+        (:func:`_encode_rows`, or the fast sampler's encoder with XLA), or the fast sampler's
+        ``fn(x, lengths)`` without XLA (see :func:`sketch_rnn.fast.sampler.encoder_function`)."""
+        key = ("encode", self._fast, jit)
+        if key not in self._compiled:
+            model = self.model
+            if self._fast:
+                from sketch_rnn.fast import sampler as fast
 
-        With XLA the forward and backward directions are two separately compiled loops called from
-        one plain graph: they do not depend on each other, so the graph executor runs them at the
-        same time on two inter-op threads. At batch 1 each step is bound by reading the direction's
-        recurrent matrix (1 MB at 256 units), so this about halves the time on a 2-core CPU, where
-        one XLA function runs its loops one after the other on one core.
-        """
-        key = ("encode", jit)
-        if key in self._compiled:
-            return self._compiled[key]
-        model, unroll = self.model, self.runtime.encoder_unroll
-        if jit:
-            directions = [
-                tf.function(lambda rows, cell=cell, i=i: _encoder_direction(cell, rows[i], unroll),
-                            jit_compile=True)
-                for i, cell in enumerate((model.enc_fw, model.enc_bw))]
-
-            def enc(rows):
-                return model.latent_code(tf.concat([directions[0](rows), directions[1](rows)], axis=-1))
-
-            self._compiled[key] = tf.function(enc)
-        else:
-            runtime = self.runtime
-            self._compiled[key] = tf.function(lambda x, n: model.posterior(x, n, runtime=runtime),
-                                              reduce_retracing=True)
+                self._compiled[key] = fast.encoder_function(model, self.runtime, jit)
+            else:
+                self._compiled[key] = backend.function(lambda rows: _encode_rows(model, rows), model.weights,
+                                                       jit=jit)
         return self._compiled[key]
 
 
@@ -485,82 +493,68 @@ def _buffer_len(max_len: int) -> int:
     return max(64, 1 << (int(max_len) - 1).bit_length())
 
 
-def _loop(model, greedy, start, z, state, max_len, pdf_temp, sigma_scale, early_stop, seed,
-          buffer_len=None, lanes=1):
-    """The sampling loop. Outputs have as many rows as steps run, or ``buffer_len`` rows when it
-    is given (static shapes for XLA; the rows after the last step run are then zeros).
+def _seed_words(seed: int) -> np.ndarray:
+    """A call's seed as the two non-negative int32 words of a stateless seed ``[2]``."""
+    return np.array([seed % 2**31, seed // 2**31 % 2**31], np.int32)
 
-    With ``lanes`` > 1 the batch is cut into that many contiguous parts, each running its own
-    chain of ops; the random numbers of a step are drawn for the whole batch and then cut, so the
-    result does not depend on the lanes."""
+
+def _sample_loop(model, greedy, buffer_len, start, z, state, max_len, pdf_temp, sigma_scale, early_stop,
+                 seed):
+    """The sampling loop: ``(rows [n, buffer_len, 5], lengths [n], raw [n, buffer_len, 3+6M])``.
+
+    Each step feeds the previous row to the model's :meth:`~sketch_rnn.model.SketchRNN.decode_step`
+    and chooses the next row (:func:`_next_row`) from the step's noise (:func:`_draw_noise`); the
+    loop stops after ``max_len`` steps (``max_len <= buffer_len``) or, with ``early_stop``, once
+    every drawing has ended. The outputs have a static number of rows, ``buffer_len``: the rows
+    after the last step run are zeros. ``state`` (flat) None starts from ``z``'s initial state.
+    """
     config, cell = model.config, model.decoder
     m = config.num_mixture
-    n = tf.shape(start)[0]
-    static = buffer_len is not None
+    n = ops.shape(start)[0]
     if state is None:
         state = model.initial_state(z if config.conditional else None, n)
     context = model.decoder_context(z) if config.conditional else None
-    bounds = [0] if lanes == 1 else [(n * i) // lanes for i in range(lanes)]
-    bounds.append(n)
-    parts = list(zip(bounds[:-1], bounds[1:], strict=True))
+    noise = None if greedy else _draw_noise(_noise_seeds(seed), buffer_len, n, m)
 
-    def lane(prev, s, ctx, noise):
-        """One step of one lane: its next rows, pen states, state and decoder outputs."""
-        raw, s = model.decode_step(prev, s, ctx)
-        return (*_next_row(raw, m, greedy, noise, pdf_temp, sigma_scale), s, raw)
-
-    if not greedy:
-        # Every step's random numbers drawn before the loop, in three calls: drawn step by step
-        # (a seed folded in per step), their dozen small kernels cost a one-drawing step ~15% more.
-        seeds = tf.random.experimental.stateless_split(seed, 3)
-        rows_n = start.shape[0] or n  # (static when known: the loop's shapes stay static)
-        steps_n = buffer_len if static else max_len
-        all_noise = (_uniform([steps_n, rows_n, m], seeds[0]), _uniform([steps_n, rows_n, 3], seeds[1]),
-                     tf.random.stateless_normal([steps_n, 2, rows_n], seeds[2]))
-
-    def body(t, prevs, states, done, lengths, rows_ta, raw_ta):
-        noise = None if greedy else tuple(a[t] for a in all_noise)
-        outs = []
-        for i, (lo, hi) in enumerate(parts):
-            ctx, lane_noise = context, noise
-            if lanes > 1:
-                ctx = None if context is None else tuple(a[lo:hi] for a in context)
-                lane_noise = None if noise is None else (noise[0][lo:hi], noise[1][lo:hi], noise[2][:, lo:hi])
-            outs.append(lane(prevs[i], states[i], ctx, lane_noise))
-        rows, pens, states, raws = zip(*outs, strict=True)
-        row, raw, pen_idx = (a[0] if lanes == 1 else tf.concat(a, 0) for a in (rows, raws, pens))
+    def body(t, prev, state, done, lengths, rows, raws):
+        raw, state = model.decode_step(prev, state, context)
+        row, pen_idx = _next_row(raw, m, greedy, None if greedy else tuple(a[t] for a in noise),
+                                 pdf_temp, sigma_scale)
         # Rows after a drawing's end are padding in the output; with early_stop off the loop keeps
         # feeding the model's own rows back, as the reference does.
-        out_row = tf.where(done[:, None] & early_stop, tf.constant([[0.0, 0, 0, 0, 1]]), row)
-        lengths = tf.where(done, lengths, t + 1)
-        done = done | tf.equal(pen_idx, 2)
-        return t + 1, rows, states, done, lengths, rows_ta.write(t, out_row), raw_ta.write(t, raw)
+        out_row = ops.where(ops.logical_and(done[:, None], early_stop), np.array([END_ROW], np.float32), row)
+        lengths = ops.where(done, lengths, t + 1)
+        done = ops.logical_or(done, pen_idx == 2)
+        rows = ops.slice_update(rows, (t, 0, 0), out_row[None])
+        raws = ops.slice_update(raws, (t, 0, 0), raw[None])
+        return t + 1, row, state, done, lengths, rows, raws
 
-    def cond(t, prev, s, done, *_):
-        return (t < max_len) & ~(early_stop & tf.reduce_all(done))
+    def cond(t, prev, state, done, *_):
+        return ops.logical_and(t < max_len, ops.logical_not(ops.logical_and(early_stop, ops.all(done))))
 
-    def array(width):
-        if static:
-            return tf.TensorArray(tf.float32, size=buffer_len, element_shape=tf.TensorShape([None, width]))
-        return tf.TensorArray(tf.float32, size=0, dynamic_size=True)
-
-    flat = cell.split_state(state)
-    # (a lane's row count is only known at run time; with one lane the tensors stay as they are)
-    cut = (lambda a, lo, hi: a) if lanes == 1 else (lambda a, lo, hi: _any_rows(a[lo:hi]))
-    prevs = tuple(cut(start, lo, hi) for lo, hi in parts)
-    states = tuple(tuple(cut(a, lo, hi) for a in flat) for lo, hi in parts)
-    init = (tf.constant(0), prevs, states, tf.zeros([n], tf.bool), tf.zeros([n], tf.int32),
-            array(5), array(config.output_size))
-    _, _, _, _, lengths, rows_ta, raw_ta = tf.while_loop(cond, body, init, maximum_iterations=buffer_len)
-    rows = tf.transpose(rows_ta.stack(), [1, 0, 2])
-    raw = tf.transpose(raw_ta.stack(), [1, 0, 2])
-    return rows, lengths, raw
+    init = (ops.zeros((), "int32"), start, cell.split_state(state), ops.zeros((n,), "bool"),
+            ops.zeros((n,), "int32"), ops.zeros((buffer_len, n, 5)),
+            ops.zeros((buffer_len, n, config.output_size)))
+    _, _, _, _, lengths, rows, raws = ops.while_loop(cond, body, init)
+    return ops.swapaxes(rows, 0, 1), lengths, ops.swapaxes(raws, 0, 1)
 
 
-def _any_rows(v: tf.Tensor) -> tf.Tensor:
-    """``v`` with its static row count forgotten (a lane's slice of a batch of known size has a
-    static row count that the loop body's tensors, sliced with run-time bounds, do not)."""
-    return tf.raw_ops.PlaceholderWithDefault(input=v, shape=tf.TensorShape([None]).concatenate(v.shape[1:]))
+def _noise_seeds(seed):
+    """The seeds ``[3, 2]`` of :func:`_draw_noise`'s three draws, each folded in from the call's
+    ``seed`` ``[2]``."""
+    return ops.stack([backend.fold_in(seed, k) for k in range(3)])
+
+
+def _draw_noise(seeds, steps: int, n, m: int):
+    """Every step's random numbers, for ``steps`` steps of ``n`` drawings: uniforms for the
+    component's and the pen's Gumbel-max draws (``[steps, n, m]``, ``[steps, n, 3]``) and standard
+    normals for the offsets (``[steps, 2, n]``), from the three ``seeds`` of :func:`_noise_seeds`.
+
+    Drawn before the loop, in three calls: drawn step by step (a seed folded in per step), their
+    dozen small kernels cost a one-drawing step ~15% more. The fast sampler draws with these too.
+    """
+    return (_uniform([steps, n, m], seeds[0]), _uniform([steps, n, 3], seeds[1]),
+            backend.normal([steps, 2, n], seeds[2]))
 
 
 def _next_row(raw, m, greedy, noise, pdf_temp, sigma_scale):
@@ -574,35 +568,39 @@ def _next_row(raw, m, greedy, noise, pdf_temp, sigma_scale):
     pen_logits = raw[:, :3]
     pi_logits = raw[:, 3 : 3 + m]
     if greedy:
-        idx = tf.argmax(pi_logits, axis=-1, output_type=tf.int32)
-        pen_idx = tf.argmax(pen_logits, axis=-1, output_type=tf.int32)
+        idx = ops.argmax(pi_logits, axis=-1)
+        pen_idx = ops.argmax(pen_logits, axis=-1)
     else:
         u_pi, u_pen, e = noise
         idx = _gumbel_argmax(pi_logits / pdf_temp, u_pi)
         pen_idx = _gumbel_argmax(pen_logits / pdf_temp, u_pen)
-    # [n, 5, m]: mu1, mu2, log sigma1, log sigma2, corr, in losses.split_raw's layout (the reference's),
-    # gathered at once; test_greedy_takes_argmax_component_mean_and_argmax_pen checks they agree.
-    comp = tf.gather(tf.reshape(raw[:, 3 + m :], [-1, 5, m]), idx, axis=2, batch_dims=1)
+    # [n, 5]: mu1, mu2, log sigma1, log sigma2, corr of the drawn component, in losses.split_raw's
+    # layout (the reference's); test_greedy_takes_argmax_component_mean_and_argmax_pen checks they
+    # agree. Picked by a one-hot product: exact (one term, the rest zeros), and a few ops on every
+    # backend where keras.ops.take_along_axis is a dozen on TensorFlow.
+    pick = ops.one_hot(idx, m)[:, None, :]
+    comp = ops.sum(ops.reshape(raw[:, 3 + m :], (-1, 5, m)) * pick, axis=-1)
     mu = comp[:, :2]
     if greedy:
         offset = mu
     else:
-        s1, s2 = tf.exp(comp[:, 2]) * sigma_scale, tf.exp(comp[:, 3]) * sigma_scale
-        rho = tf.tanh(comp[:, 4])
-        offset = mu + tf.stack([s1 * e[0], s2 * (rho * e[0] + tf.sqrt(1.0 - tf.square(rho)) * e[1])], 1)
-    return tf.concat([offset, tf.one_hot(pen_idx, 3)], axis=1), pen_idx
+        s1, s2 = ops.exp(comp[:, 2]) * sigma_scale, ops.exp(comp[:, 3]) * sigma_scale
+        rho = ops.tanh(comp[:, 4])
+        offset = mu + ops.stack([s1 * e[0], s2 * (rho * e[0] + ops.sqrt(1.0 - ops.square(rho)) * e[1])],
+                                axis=1)
+    return ops.concatenate([offset, ops.one_hot(pen_idx, 3)], axis=1), pen_idx
 
 
 def _uniform(shape, seed):
     """Uniform draws in ``(0, 1)`` for :func:`_gumbel_argmax` (never 0: ``log`` stays finite)."""
-    return tf.random.stateless_uniform(shape, seed, minval=np.finfo(np.float32).tiny, maxval=1.0)
+    return backend.uniform(shape, seed, minval=float(np.finfo(np.float32).tiny), maxval=1.0)
 
 
 def _gumbel_argmax(logits, u):
     """One draw per row from ``softmax(logits)`` given uniforms ``u`` of the same shape, by the
-    Gumbel-max trick (``argmax(logits + G)``, ``G = -log(-log u)``): exact, and unlike
-    ``stateless_categorical`` it compiles with XLA."""
-    return tf.argmax(logits - tf.math.log(-tf.math.log(u)), axis=-1, output_type=tf.int32)
+    Gumbel-max trick (``argmax(logits + G)``, ``G = -log(-log u)``): exact, and unlike a categorical
+    sampler it compiles with XLA from numbers drawn before the loop."""
+    return ops.argmax(logits - ops.log(-ops.log(u)), axis=-1)
 
 
 def _encoder_rows(drawings: list[np.ndarray], width: int) -> np.ndarray:
@@ -619,44 +617,42 @@ def _encoder_rows(drawings: list[np.ndarray], width: int) -> np.ndarray:
     return np.stack([fw, bw]).transpose(0, 2, 1, 3).copy()
 
 
-def _encoder_direction(cell, rows, unroll: int):
-    """One encoder direction for inference: the final output ``[B, units]`` of ``cell`` run over
-    time-major rows ``[T, B, 5]``, each drawing stopping at its length (its rows before the first
-    end-of-sketch row, see :func:`_encoder_rows`).
+def _encode_rows(model, rows):
+    """The encoder for inference: ``(mu, presig)`` of the drawings in ``rows`` (see
+    :func:`_encoder_rows`).
 
-    The loop runs to the longest length, not the padded T (a data-dependent trip count compiles with
-    XLA; only the final state is needed, so no TensorArray); the input projections of all steps are
-    one matmul before it, so a step is the recurrent product and the gate maths only. ``unroll``
-    steps per iteration (2: about 7% faster at 256 units than one, the loop's own overhead), the
-    extra steps of the last iteration masked out.
+    Each direction's loop runs to the longest drawing, not the padded width (only the final state
+    is needed); the input projections of all steps are one matmul before it, so a step is the
+    recurrent product and the gate maths only. Past its length a drawing's state is carried
+    unchanged (``dynamic_rnn``), as in the model's ``posterior``.
     """
-    batch = rows.shape[1]
-    lengths = tf.reduce_sum(tf.cast(rows[:, :, 4] == 0.0, tf.int32), axis=0)
-    proj = cell.project(rows)
+    lengths = ops.sum(ops.cast(rows[0, :, :, 4] == 0.0, "int32"), axis=0)
+    steps = ops.max(lengths)
+    batch = ops.shape(rows)[2]
+    outputs = []
+    for cell, direction in ((model.enc_fw, rows[0]), (model.enc_bw, rows[1])):
+        proj = cell.project(direction)
 
-    def body(t, state):
-        for k in range(unroll):
-            # XLA clamps an index past T (a length of exactly T), and that step is masked out.
-            _, new = cell.step(tuple(p[t + k] for p in proj), state)
-            # dynamic_rnn semantics: past its length a drawing's state is carried unchanged.
-            keep = (t + k < lengths)[:, None]
-            state = tuple(tf.where(keep, a, b) for a, b in zip(new, state, strict=True))
-        return t + unroll, state
+        def body(t, state, cell=cell, proj=proj):
+            _, new = cell.step(tuple(p[t] for p in proj), state)
+            keep = (t < lengths)[:, None]
+            return t + 1, tuple(ops.where(keep, a, b) for a, b in zip(new, state, strict=True))
 
-    steps = tf.reduce_max(lengths)
-    _, state = tf.while_loop(lambda t, _: t < steps, body, (tf.constant(0), cell.zero_state(batch)))
-    return cell.output(state)
+        start = (ops.zeros((), "int32"), cell.zero_state(batch))
+        _, state = ops.while_loop(lambda t, _: t < steps, body, start)
+        outputs.append(cell.output(state))
+    return model.latent_code(ops.concatenate(outputs, axis=-1))
 
 
 def _latent(config, z, n: int, rng: np.random.Generator, repeat_single: bool):
-    """Checked latent codes as a tensor ``[n, z_size]`` (``[n, 0]`` when unconditional), and n.
+    """Checked latent codes ``[n, z_size]`` float32 (``[n, 0]`` when unconditional), and n.
 
     ``z=None`` draws ``z ~ N(0, I)``; with ``repeat_single`` one code serves all ``n`` drawings.
     """
     if not config.conditional:
         if z is not None:
             raise ValueError("this model is unconditional: it takes no z")
-        return tf.zeros([n, 0]), n
+        return np.zeros([n, 0], np.float32), n
     if z is None:
         z = rng.standard_normal((n, config.z_size)).astype(np.float32)
     z = np.asarray(z, np.float32)
@@ -669,4 +665,4 @@ def _latent(config, z, n: int, rng: np.random.Generator, repeat_single: bool):
         raise ValueError("z contains NaN or infinite values")
     if repeat_single and z.shape[0] == 1:
         z = np.repeat(z, n, axis=0)
-    return tf.constant(z), z.shape[0]
+    return z, z.shape[0]
