@@ -173,8 +173,8 @@ def write_checkpoint(ckpt: ModelWeights | TrainingState, folder: str | os.PathLi
         ...     prefix = write_checkpoint(weights, folder, n, keep=2)
         >>> os.path.basename(prefix), checkpoint_numbers(folder)
         ('ckpt-3', [3, 2])
-        >>> open(os.path.join(folder, "checkpoint")).readline()
-        'model_checkpoint_path: "ckpt-3"\n'
+        >>> open(os.path.join(folder, "checkpoint")).readline().strip()
+        'model_checkpoint_path: "ckpt-3"'
     """
     folder = os.fspath(folder)
     os.makedirs(folder, exist_ok=True)
